@@ -1,0 +1,127 @@
+"""SQLAlchemy tables of the application database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every PMark table."""
+
+
+class CatalogRow(Base):
+    """A catalog code of one category."""
+
+    __tablename__ = "catalog_entries"
+    __table_args__ = (UniqueConstraint("category", "code", name="uq_catalog_category_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name_ko: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    synonyms: Mapped[str] = mapped_column(Text, default="")
+    parent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class NotificationRow(Base):
+    """A maintenance notification, past or filed through PMark."""
+
+    __tablename__ = "notifications"
+
+    itemno: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    location: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    equipment: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    failure_mode: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    priority: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    title: Mapped[str] = mapped_column(String(500))
+    details: Mapped[str] = mapped_column(Text, default="")
+    resolution: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(32), default="import")
+
+
+class FeedbackRow(Base):
+    """One thumb on one recommendation of one answer; idempotent on its key."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("answer_id", "itemno", "user_id", name="uq_feedback_answer_item_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    answer_id: Mapped[str] = mapped_column(String(128), index=True)
+    itemno: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    vote: Mapped[int] = mapped_column(Integer)
+    is_supervisor: Mapped[bool] = mapped_column(default=False)
+    query: Mapped[str] = mapped_column(Text, default="")
+    equipment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_mode: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EvaluationRunRow(Base):
+    """One evaluation run with its metrics and per-query details."""
+
+    __tablename__ = "evaluation_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    version: Mapped[str] = mapped_column(String(32))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ConversationRefRow(Base):
+    """A channel conversation PMark may post to proactively."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("channel", "conversation_id", name="uq_convref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str] = mapped_column(String(400))
+    reference: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class NormalizationLogRow(Base):
+    """One normalization decision (term -> code) kept for review."""
+
+    __tablename__ = "normalization_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    term: Mapped[str] = mapped_column(String(400))
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    score: Mapped[float] = mapped_column(Float)
+    method: Mapped[str] = mapped_column(String(32))
+
+
+class ProcessedEventRow(Base):
+    """Ids of channel deliveries already accepted, so redeliveries are processed once."""
+
+    __tablename__ = "processed_events"
+
+    event_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)

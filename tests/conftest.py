@@ -1,0 +1,58 @@
+"""Shared fixtures: the real servers started by scripts/start_*.sh, and small catalogs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def service_url(var: str, what: str) -> str:
+    """The URL of a test server, or skip (fail when the CI command requires every service)."""
+    url = os.environ.get(var)
+    if url:
+        return url
+    message = f"{what} not available: {var} is not set (run scripts/start_*.sh or scripts/test.sh)"
+    if os.environ.get("PMARK_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """libpq URL of the test PostgreSQL database."""
+    return service_url("PMARK_TEST_POSTGRES_URL", "PostgreSQL")
+
+
+@pytest.fixture
+def pg_sqlalchemy_url(postgres_url: str) -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL database, as a SQLAlchemy URL, dropped afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    sep = "&" if "?" in postgres_url else "?"
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'drop schema "{schema}" cascade')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite database in a temp dir."""
+    return f"sqlite:///{tmp_path / 'pmark.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The application database on each supported engine that runs here."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pmark.db'}"
+    return str(request.getfixturevalue("pg_sqlalchemy_url"))
