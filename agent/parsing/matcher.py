@@ -1,0 +1,158 @@
+"""Finding catalog names and synonyms in technician text: exact, stemmed and fuzzy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+
+from adapters.domain import CatalogEntry
+from agent.parsing.textnorm import (
+    content_tokens,
+    is_hangul,
+    jamo,
+    normalize,
+    stem_en,
+)
+
+# Between the words of a multi-word Korean form, technicians drop spaces or add a particle.
+_KO_GAP = r"\s*(?:이|가|은|는|을|를|의|에|도)?\s*"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A catalog entry found at a span of the normalized text."""
+
+    entry: CatalogEntry
+    start: int
+    end: int
+    surface: str
+    method: str  # exact | stem | fuzzy | vector | pattern
+    score: float
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class _Form:
+    entry: CatalogEntry
+    text: str
+    pattern: re.Pattern[str]
+    key: str
+
+
+def _usable(form: str, entry: CatalogEntry) -> bool:
+    """Codes that are short or numeric are never matched as words: '1', 'PU', 'CO' are everywhere."""
+    if form == entry.code and form not in (entry.name_ko, entry.name_en, *entry.synonyms):
+        return len(form) >= 3 and not form.isdigit() and any(c.isalpha() for c in form)
+    if form.isdigit():
+        return False
+    return len(form) >= 1
+
+
+def _pattern(form: str) -> re.Pattern[str]:
+    pieces: list[str] = []
+    words = form.split()
+    for i, word in enumerate(words):
+        chars: list[str] = []
+        for j, ch in enumerate(word):
+            if j and (is_hangul(ch) != is_hangul(word[j - 1])):
+                chars.append(r"\s*")  # "2공장" is also written "2 공장"
+            chars.append(re.escape(ch))
+        pieces.append("".join(chars))
+        if i < len(words) - 1:
+            gap = _KO_GAP if is_hangul(word[-1]) and is_hangul(words[i + 1][0]) else r"[\s\-_/]*"
+            pieces.append(gap)
+    body = "".join(pieces)
+    left = r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", form) else ""
+    right = ""
+    if re.search(r"[a-z]$", form):
+        # English inflections: leak -> leaking/leaks/leaked.
+        body += r"(?:s|es|ed|d|ing)?"
+        right = r"(?![a-z0-9])"
+    elif re.search(r"[0-9]$", form):
+        right = r"(?![0-9])"
+    return re.compile(left + body + right)
+
+
+class CatalogMatcher:
+    """All written forms of a catalog, compiled once, matched against normalized text."""
+
+    def __init__(self, entries: Iterable[CatalogEntry], fuzzy_threshold: float = 86.0) -> None:
+        self.entries = list(entries)
+        self.fuzzy_threshold = fuzzy_threshold
+        self._forms: list[_Form] = []
+        self._stems: dict[str, list[CatalogEntry]] = {}
+        self._fuzzy_latin: list[tuple[str, CatalogEntry]] = []
+        self._fuzzy_ko: list[tuple[str, str, CatalogEntry]] = []
+        seen: set[tuple[str, str, str]] = set()
+        for entry in self.entries:
+            for raw in entry.surface_forms():
+                form = normalize(raw)
+                if not form or not _usable(raw, entry):
+                    continue
+                key = (entry.category, entry.code, form)
+                if key in seen:
+                    continue
+                seen.add(key)
+                compact = form.replace(" ", "")
+                self._forms.append(_Form(entry, form, _pattern(form), compact[:2]))
+                if " " not in form and re.fullmatch(r"[a-z]+", form) and len(form) >= 4:
+                    self._stems.setdefault(stem_en(form), []).append(entry)
+                    if len(form) >= 5:
+                        self._fuzzy_latin.append((form, entry))
+                elif re.fullmatch(r"[\uac00-\ud7a3]{2,}", compact):
+                    self._fuzzy_ko.append((compact, jamo(compact), entry))
+
+    def find(self, text: str) -> list[Match]:
+        """Every exact, stemmed and fuzzy match in normalized text (overlaps included)."""
+        compact = text.replace(" ", "")
+        matches: list[Match] = []
+        for form in self._forms:
+            if form.key not in compact:
+                continue
+            for m in form.pattern.finditer(text):
+                # Longer written forms are more specific, so they are a little more certain.
+                score = min(0.99, 0.9 + 0.01 * len(form.text))
+                matches.append(Match(form.entry, m.start(), m.end(), m.group(0), "exact", score))
+        covered = _coverage(matches, len(text))
+        for token, start, end in content_tokens(text):
+            if any(covered[start:end]):
+                continue
+            matches.extend(self._soft(token, start, end))
+        return matches
+
+    def _soft(self, token: str, start: int, end: int) -> list[Match]:
+        out: list[Match] = []
+        if re.fullmatch(r"[a-z]+", token) and len(token) >= 4:
+            for entry in self._stems.get(stem_en(token), []):
+                out.append(Match(entry, start, end, token, "stem", 0.9))
+            if out or len(token) < 5:
+                return out
+            for form, entry in self._fuzzy_latin:
+                if abs(len(form) - len(token)) > 2:
+                    continue
+                ratio = fuzz.ratio(token, form)
+                if ratio >= self.fuzzy_threshold:
+                    out.append(Match(entry, start, end, token, "fuzzy", 0.85 * ratio / 100))
+        elif is_hangul(token) and len(token) >= 2:
+            tj = jamo(token)
+            for compact, fj, entry in self._fuzzy_ko:
+                if abs(len(compact) - len(token)) > 1:
+                    continue
+                ratio = fuzz.ratio(tj, fj)
+                if ratio >= self.fuzzy_threshold and compact != token:
+                    out.append(Match(entry, start, end, token, "fuzzy", 0.85 * ratio / 100))
+        return out
+
+
+def _coverage(matches: Sequence[Match], n: int) -> list[bool]:
+    covered = [False] * n
+    for m in matches:
+        for i in range(m.start, m.end):
+            covered[i] = True
+    return covered

@@ -1,0 +1,50 @@
+"""Building the parser for the stored catalog, and parsing batches for the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from adapters.sql.repository import NormalizationDecision
+from agent.parsing.normalizer import VectorNormalizer
+from agent.parsing.parser import CatalogParser, ParseResult
+
+if TYPE_CHECKING:
+    from agent.context import PMark
+
+log = logging.getLogger(__name__)
+
+
+def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
+    """A parser over the stored catalog, with vector normalization when an embedder loads."""
+    entries = ctx.catalog()
+    normalizer = None
+    if vectors and entries:
+        try:
+            normalizer = VectorNormalizer(
+                ctx.embedder, entries, threshold=ctx.settings.normalize_threshold
+            )
+        except Exception:  # the parser must work without embeddings
+            log.exception("vector normalization unavailable; parsing with the catalog only")
+    return CatalogParser(entries, normalizer)
+
+
+def decisions_of(result: ParseResult) -> list[NormalizationDecision]:
+    """The normalization decisions of one parse, for the review log."""
+    return [NormalizationDecision(c, term, code, score, method)
+            for c, term, code, score, method in result.decisions]
+
+
+def parse_texts(ctx: PMark, texts: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Parse texts in order, yielding `pmark parse --json` objects; decisions are logged."""
+    parser = ctx.parser
+    pending: list[NormalizationDecision] = []
+    for text in texts:
+        result = parser.parse(text)
+        pending.extend(decisions_of(result))
+        if len(pending) >= 2000:
+            ctx.repo.log_normalizations(pending)
+            pending = []
+        yield result.as_json()
+    ctx.repo.log_normalizations(pending)

@@ -1,0 +1,82 @@
+"""Text normalization shared by the parser's matchers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+LATIN_OR_DIGIT = re.compile(r"[a-z0-9]")
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\ufeff]")
+
+# Korean particles and endings that attach to a noun; stripped before fuzzy/vector matching.
+PARTICLES = (
+    "에서는", "에서도", "에서", "으로", "이랑", "하고", "까지", "부터", "에게",
+    "이고", "이며", "인데", "이가", "은", "는", "이", "가", "을", "를", "의", "에", "도", "로",
+    "와", "과", "랑", "요", "임", "함", "됨", "중",
+)
+_SUFFIX_EN = ("ings", "ing", "ions", "ion", "ed", "es", "s")
+
+
+def normalize(text: str) -> str:
+    """NFKC, lowercase, control characters removed, whitespace folded."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub(" ", text)
+    return " ".join(text.lower().split())
+
+
+def is_hangul(text: str) -> bool:
+    """Whether the text contains Hangul syllables."""
+    return bool(HANGUL.search(text))
+
+
+def strip_particle(token: str) -> str:
+    """A Korean token without its trailing particle (at least one syllable kept)."""
+    for p in PARTICLES:
+        if token.endswith(p) and len(token) - len(p) >= 2:
+            return token[: -len(p)]
+    return token
+
+
+def stem_en(word: str) -> str:
+    """A crude English stem: enough to make leaking/leaks/leak and vibrating/vibration meet."""
+    for suffix in _SUFFIX_EN:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word.rstrip("e") if len(word) > 4 else word
+
+
+_JAMO_L = [chr(c) for c in range(0x1100, 0x1113)]
+_JAMO_V = [chr(c) for c in range(0x1161, 0x1176)]
+_JAMO_T = [""] + [chr(c) for c in range(0x11A8, 0x11C3)]
+
+
+def jamo(text: str) -> str:
+    """Hangul syllables decomposed into jamo, so one wrong vowel costs one letter, not a syllable."""
+    out: list[str] = []
+    for ch in text:
+        code = ord(ch) - 0xAC00
+        if 0 <= code < 11172:
+            out.append(_JAMO_L[code // 588])
+            out.append(_JAMO_V[(code % 588) // 28])
+            out.append(_JAMO_T[code % 28])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+TOKEN = re.compile(r"[a-z0-9]+(?:[/&.][a-z0-9]+)*|[\uac00-\ud7a3]+")
+
+
+def content_tokens(text: str) -> list[tuple[str, int, int]]:
+    """Word-like tokens of normalized text with their spans (particles stripped from Korean)."""
+    out: list[tuple[str, int, int]] = []
+    for m in TOKEN.finditer(text):
+        tok = m.group(0)
+        if is_hangul(tok):
+            tok = strip_particle(tok)
+        out.append((tok, m.start(), m.start() + len(tok)))
+    return out

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install PMark with the given extras (default: none). Idempotent and quiet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS=${1:-}
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+fi
+spec="."
+[ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
+.venv/bin/pip install -q -e "$spec"

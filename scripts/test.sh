@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, start the real servers it talks to (PostgreSQL,
+# Weaviate, the llama.cpp OpenAI-compatible server), run lint, types and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+need_apt=()
+command -v odbcinst >/dev/null 2>&1 || need_apt+=(unixodbc)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium chromium-driver fonts-noto-cjk)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+scripts/setup_venv.sh "dev,llmtest"
+
+cleanup() {
+  scripts/start_weaviate.sh stop >/dev/null 2>&1 || true
+  scripts/start_llm.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+eval "$(scripts/start_postgres.sh)"
+eval "$(scripts/start_weaviate.sh)"
+eval "$(scripts/start_llm.sh)"
+for tool in scripts/install_manifest_tools.sh scripts/install_card_tools.sh; do
+  [ -x "$tool" ] && "$tool" >/dev/null
+done
+export PMARK_REQUIRE_SERVICES=1
+
+.venv/bin/ruff check .
+.venv/bin/mypy --strict agent adapters
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
