@@ -1,0 +1,99 @@
+"""Recommendations for a text: hybrid search, filtered search on the parsed fields, re-ranking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from adapters.domain import CatalogEntry
+from adapters.search.base import SearchFilters, SearchHit
+from adapters.sql.repository import utcnow
+from agent.parsing.parser import ParseResult
+from agent.recommend.ranking import Query, Recommendation, rank
+
+if TYPE_CHECKING:
+    from agent.context import PMark
+
+_VOTES_TTL_S = 60.0
+
+
+def ancestors_map(entries: Sequence[CatalogEntry]) -> dict[str, set[str]]:
+    """For each code, the codes above it in its category's hierarchy."""
+    parents = {(e.category, e.code): e.parent for e in entries}
+    out: dict[str, set[str]] = {}
+    for (category, code), parent in parents.items():
+        seen: set[str] = set()
+        while parent and parent not in seen:
+            seen.add(parent)
+            parent = parents.get((category, parent))
+        out[code] = seen
+    return out
+
+
+def descendants(code: str, ancestors: Mapping[str, set[str]]) -> list[str]:
+    """A code and every code below it."""
+    return [code, *sorted(c for c, ups in ancestors.items() if code in ups)]
+
+
+class Recommender:
+    """Turns a text and its parse into ranked past notifications."""
+
+    def __init__(self, ctx: PMark) -> None:
+        self.ctx = ctx
+        self.ancestors = ancestors_map(ctx.catalog())
+        self._votes: dict[tuple[str | None, str | None, str], int] = {}
+        self._votes_at = 0.0
+
+    def votes(self) -> dict[tuple[str | None, str | None, str], int]:
+        """Supervisors' net votes, refreshed at most once a minute."""
+        if time.monotonic() - self._votes_at > _VOTES_TTL_S:
+            self._votes = self.ctx.repo.supervisor_votes()
+            self._votes_at = time.monotonic()
+        return self._votes
+
+    def candidates(self, text: str, parsed: ParseResult | None, pool: int = 60) -> list[SearchHit]:
+        """Hybrid-search candidates, plus the best ones sharing the parsed equipment/failure."""
+        index = self.ctx.index
+        vector = self.ctx.embedder.encode([text])[0]
+        alpha = self.ctx.settings.search_alpha
+        found: dict[str, SearchHit] = {h.itemno: h for h in index.query(text, vector, alpha, None, pool)}
+        if parsed is not None:
+            equipment = parsed.code("equipment")
+            failure = parsed.code("failure_mode")
+            filters: list[SearchFilters] = []
+            if equipment and failure:
+                filters.append(SearchFilters(equipment=descendants(equipment, self.ancestors),
+                                             failure_mode=[failure]))
+            if equipment:
+                filters.append(SearchFilters(equipment=descendants(equipment, self.ancestors)))
+            if failure:
+                filters.append(SearchFilters(failure_mode=[failure]))
+            for f in filters:
+                for h in index.query(text, vector, alpha, f, pool // 2):
+                    if h.itemno not in found or found[h.itemno].score < h.score:
+                        found[h.itemno] = h
+        return list(found.values())
+
+    def recommend(self, text: str, parsed: ParseResult | None, k: int = 5) -> list[Recommendation]:
+        """The top-k recommendations for a text."""
+        query = Query(ancestors=self.ancestors)
+        if parsed is not None:
+            query.equipment = parsed.code("equipment")
+            query.failure_mode = parsed.code("failure_mode")
+            query.location = parsed.code("location")
+        hits = self.candidates(text, parsed)
+        return rank(hits, query, utcnow(), self.votes())[:k]
+
+
+def search_texts(
+    ctx: PMark, texts: Sequence[str], k: int
+) -> Iterator[tuple[str, list[Recommendation]]]:
+    """`pmark search`: each query parsed, searched and ranked."""
+    if not texts:
+        return
+    ctx.ensure_index()
+    recommender = Recommender(ctx)
+    for text in texts:
+        parsed = ctx.parser.parse(text)
+        yield text, recommender.recommend(text, parsed, k)
