@@ -19,11 +19,13 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         # A mounted Key Vault (Secrets Store CSI) directory holds one file per secret,
-        # named like the variable without its prefix (e.g. `slack_signing_secret`).
+        # named like the variable in lower case (e.g. `pmark_slack_signing_secret`).
         secrets_dir=os.environ.get("PMARK_SECRETS_DIR") or None,
     )
 
-    data_dir: Path = Field(Path(".pmark"), description="Holds the SQLite database and local indexes.")
+    data_dir: Path = Field(
+        Path(".pmark"), description="Holds the SQLite database and local indexes."
+    )
     database_url: str | None = Field(
         None,
         description="SQLAlchemy URL of the application database; default SQLite in the data dir. "
@@ -31,7 +33,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(5, description="Connection pool size (server databases).")
     db_max_overflow: int = Field(10, description="Extra connections beyond the pool size.")
-    db_pool_recycle: int = Field(1800, description="Seconds before a pooled connection is recycled.")
+    db_pool_recycle: int = Field(
+        1800, description="Seconds before a pooled connection is recycled."
+    )
     postgres_url: str | None = Field(
         None, description="PostgreSQL URL (postgresql://…) for LangGraph checkpoints."
     )
@@ -47,24 +51,36 @@ class Settings(BaseSettings):
     weaviate_tokenization: str = Field(
         "kiwi", description="'kiwi' (pre-tokenized, same as embedded) or 'kagome_kr'."
     )
-    embedder: str = Field("use", description="'use' (multilingual USE v3) or 'st' (sentence-transformers).")
+    embedder: str = Field(
+        "use", description="'use' (multilingual USE v3) or 'st' (sentence-transformers)."
+    )
     embedder_model_path: str | None = Field(
         None, description="Local model directory for the sentence-transformers embedder."
     )
-    llm_url: str | None = Field(None, description="OpenAI-compatible base URL (vLLM), e.g. http://vllm:8000/v1.")
+    llm_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (vLLM), e.g. http://vllm:8000/v1."
+    )
     llm_model: str = Field("Qwen/Qwen3-8B", description="Model name served by the LLM server.")
     llm_api_key: SecretStr | None = Field(None, description="Bearer token for the LLM server.")
     llm_timeout: float = Field(8.0, description="Seconds before an LLM call is abandoned.")
     normalize_threshold: float = Field(
         0.85, description="Minimum embedding similarity for vector normalization."
     )
-    search_alpha: float = Field(0.5, description="Hybrid weight of the vector side (0 = BM25 only).")
+    search_alpha: float = Field(
+        0.5, description="Hybrid weight of the vector side (0 = BM25 only)."
+    )
     host: str = Field("127.0.0.1", description="Address `pmark serve` binds.")
     port: int = Field(3978, description="Port `pmark serve` binds.")
-    microsoft_app_id: str | None = Field(None, description="Azure Bot app id; unset = emulator mode.")
+    microsoft_app_id: str | None = Field(
+        None, description="Azure Bot app id; unset = emulator mode."
+    )
     microsoft_app_password: SecretStr | None = Field(None, description="Azure Bot client secret.")
-    microsoft_app_tenant_id: str | None = Field(None, description="Tenant id for single-tenant bots.")
-    microsoft_app_type: str = Field("MultiTenant", description="MultiTenant, SingleTenant or UserAssignedMSI.")
+    microsoft_app_tenant_id: str | None = Field(
+        None, description="Tenant id for single-tenant bots."
+    )
+    microsoft_app_type: str = Field(
+        "MultiTenant", description="MultiTenant, SingleTenant or UserAssignedMSI."
+    )
     slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-…).")
     slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret.")
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL.")
@@ -81,7 +97,9 @@ class Settings(BaseSettings):
     digest_slack_channels: list[str] = Field(
         default_factory=list, description="Slack channel ids that receive the digest."
     )
-    checkpoint_retention_days: int = Field(30, description="Idle conversations older than this are deleted.")
+    checkpoint_retention_days: int = Field(
+        30, description="Idle conversations older than this are deleted."
+    )
     max_body_bytes: int = Field(1_000_000, description="Request bodies above this get 413.")
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")

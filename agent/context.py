@@ -61,8 +61,10 @@ class PMark:
     def index(self) -> SearchIndex:
         """The hybrid search index (Weaviate when configured, else the embedded one)."""
         from adapters.search.factory import make_search_index
+        from adapters.text.tokenizer import tokenizer_for
 
-        return make_search_index(self.settings, self.embedder.dim)
+        # Catalog words are user words of the tokenizer, so 누유 or a plant's own terms stay whole.
+        return make_search_index(self.settings, self.embedder.dim, tokenizer_for(self.catalog()))
 
     @cached_property
     def parser(self) -> CatalogParser:

@@ -234,6 +234,46 @@ def chat_cmd(
     run_chat(thread, as_json)
 
 
+teams_app = typer.Typer(help="The Microsoft Teams app package.", no_args_is_help=True)
+slack_app = typer.Typer(help="The Slack app manifest.", no_args_is_help=True)
+app.add_typer(teams_app, name="teams")
+app.add_typer(slack_app, name="slack")
+
+
+@teams_app.command("package")
+def teams_package(
+    out: Annotated[Path, typer.Option("--out", help="Zip file to write.")] = Path(
+        "pmark-teams.zip"
+    ),
+    domain: Annotated[str | None, typer.Option("--domain", help="Public host of the bot.")] = None,
+) -> None:
+    """Build the uploadable Teams app zip (manifest, Korean localization, icons)."""
+    from adapters.settings import get_settings
+    from bot.packaging import PackagingError, build_teams_package
+
+    try:
+        path = build_teams_package(get_settings(), out, domain)
+    except PackagingError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {path}")
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    url: Annotated[str, typer.Option("--url", help="Public https base URL of PMark.")],
+) -> None:
+    """Print the Slack app manifest with the request URLs filled in."""
+    from adapters.settings import get_settings
+    from bot.packaging import PackagingError, render_slack_manifest
+
+    try:
+        typer.echo(render_slack_manifest(get_settings(), url))
+    except PackagingError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 def main() -> None:
     """Entry point of the `pmark` console script."""
     app()

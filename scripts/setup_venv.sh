@@ -9,6 +9,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
   .venv/bin/pip install -q --upgrade pip
 fi
+# llama-cpp-python (the llmtest extra) compiles llama.cpp: build it portable and without tools.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF -DGGML_OPENMP=OFF}"
 spec="."
 [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
 .venv/bin/pip install -q -e "$spec"

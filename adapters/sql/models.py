@@ -125,3 +125,13 @@ class ProcessedEventRow(Base):
 
     event_key: Mapped[str] = mapped_column(String(300), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ThreadActivityRow(Base):
+    """When each conversation last had a turn, for checkpoint retention and pruning."""
+
+    __tablename__ = "thread_activity"
+
+    thread_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    last_active: Mapped[datetime] = mapped_column(DateTime, index=True)
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

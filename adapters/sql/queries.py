@@ -20,6 +20,7 @@ from adapters.sql.models import (
     NormalizationLogRow,
     NotificationRow,
     ProcessedEventRow,
+    ThreadActivityRow,
 )
 
 
@@ -202,3 +203,58 @@ def insert_processed_event() -> Insert:
 def delete_processed_events_before(cutoff: datetime) -> Delete:
     """Forget delivery ids older than the redelivery window."""
     return delete(ProcessedEventRow).where(ProcessedEventRow.created_at < cutoff)
+
+
+def select_thread(thread_id: str) -> Select[ThreadActivityRow]:
+    """One conversation's activity row."""
+    return select(ThreadActivityRow).where(ThreadActivityRow.thread_id == thread_id)
+
+
+def insert_thread() -> Insert:
+    """Record a new conversation."""
+    return insert(ThreadActivityRow)
+
+
+def update_thread_active(thread_id: str, now: datetime) -> Update:
+    """Mark a conversation active now."""
+    return (
+        update(ThreadActivityRow)
+        .where(ThreadActivityRow.thread_id == thread_id)
+        .values(last_active=now)
+    )
+
+
+def select_idle_threads(cutoff: datetime, limit: int) -> Select[str]:
+    """Conversations idle since before a time."""
+    return (
+        select(ThreadActivityRow.thread_id)
+        .where(ThreadActivityRow.last_active < cutoff)
+        .order_by(ThreadActivityRow.last_active)
+        .limit(limit)
+    )
+
+
+def select_threads_to_prune(limit: int) -> Select[str]:
+    """Conversations with turns since they were last pruned."""
+    return (
+        select(ThreadActivityRow.thread_id)
+        .where(
+            (ThreadActivityRow.pruned_at.is_(None))
+            | (ThreadActivityRow.pruned_at < ThreadActivityRow.last_active)
+        )
+        .limit(limit)
+    )
+
+
+def mark_threads_pruned(thread_ids: Sequence[str], now: datetime) -> Update:
+    """Remember when conversations were pruned."""
+    return (
+        update(ThreadActivityRow)
+        .where(ThreadActivityRow.thread_id.in_(thread_ids))
+        .values(pruned_at=now)
+    )
+
+
+def delete_threads(thread_ids: Sequence[str]) -> Delete:
+    """Forget conversations (after their checkpoints were deleted)."""
+    return delete(ThreadActivityRow).where(ThreadActivityRow.thread_id.in_(thread_ids))

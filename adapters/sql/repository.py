@@ -69,7 +69,46 @@ class NormalizationDecision:
     method: str
 
 
-class Repository:
+class _ThreadsMixin:
+    engine: Engine
+
+    def touch_thread(self, thread_id: str) -> None:
+        """Record a turn on a conversation."""
+        now = utcnow()
+        with Session(self.engine) as conn, conn.begin():
+            if conn.execute(q.select_thread(thread_id)).scalar() is not None:
+                conn.execute(q.update_thread_active(thread_id, now))
+                return
+        try:
+            with Session(self.engine) as conn, conn.begin():
+                conn.execute(q.insert_thread(), {"thread_id": thread_id, "last_active": now})
+        except IntegrityError:
+            pass
+
+    def idle_threads(self, cutoff: datetime, limit: int = 1000) -> list[str]:
+        """Conversations without a turn since `cutoff`."""
+        with Session(self.engine) as conn:
+            return list(conn.execute(q.select_idle_threads(cutoff, limit)).scalars())
+
+    def threads_to_prune(self, limit: int = 1000) -> list[str]:
+        """Conversations with turns since their last pruning."""
+        with Session(self.engine) as conn:
+            return list(conn.execute(q.select_threads_to_prune(limit)).scalars())
+
+    def mark_pruned(self, thread_ids: Sequence[str]) -> None:
+        """Remember that conversations were pruned now."""
+        if thread_ids:
+            with Session(self.engine) as conn, conn.begin():
+                conn.execute(q.mark_threads_pruned(list(thread_ids), utcnow()))
+
+    def forget_threads(self, thread_ids: Sequence[str]) -> None:
+        """Drop the activity rows of deleted conversations."""
+        if thread_ids:
+            with Session(self.engine) as conn, conn.begin():
+                conn.execute(q.delete_threads(list(thread_ids)))
+
+
+class Repository(_ThreadsMixin):
     """All reads and writes of PMark's application data."""
 
     def __init__(self, engine: Engine) -> None:

@@ -111,9 +111,13 @@ def build_schema(
         entries = options.get(field, ())
         if not entries:
             continue
+        # anyOf, not `"type": ["string", "null"]` + enum: llama-cpp-python's grammar converter
+        # turns a type list into a plain union and drops the enum.
         properties[field] = {
-            "type": ["string", "null"],
-            "enum": [*dict.fromkeys(e.code for e in entries), None],
+            "anyOf": [
+                {"type": "string", "enum": list(dict.fromkeys(e.code for e in entries))},
+                {"type": "null"},
+            ]
         }
         if ask_confidence:
             # No minimum/maximum: grammar converters ignore them; the value is clamped instead.

@@ -46,7 +46,7 @@ class _Form:
 
 
 def _usable(form: str, entry: CatalogEntry) -> bool:
-    """Codes that are short or numeric are never matched as words: '1', 'PU', 'CO' are everywhere."""
+    """Short or numeric codes are never matched as words: '1', 'PU', 'CO' are everywhere."""
     if form == entry.code and form not in (entry.name_ko, entry.name_en, *entry.synonyms):
         return len(form) >= 3 and not form.isdigit() and any(c.isalpha() for c in form)
     if form.isdigit():

@@ -30,7 +30,7 @@ class VectorHit:
 
 
 class VectorNormalizer:
-    """Embeds every name and synonym of a catalog once; maps a term to its nearest code per category."""
+    """Every name and synonym of a catalog embedded once; terms mapped to the nearest code."""
 
     def __init__(
         self,

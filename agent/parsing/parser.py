@@ -73,8 +73,8 @@ class CatalogParser:
         self._forms = {normalize(f) for e in self.entries for f in e.surface_forms()}
         self._priority_codes = {e.code for e in self.entries if e.category == "priority"}
 
-    def parse(self, text: str) -> ParseResult:
-        """Parse one text."""
+    def parse(self, text: str, vectors: bool = True) -> ParseResult:
+        """Parse one text; `vectors=False` skips vector normalization."""
         norm = normalize(text)
         selected = _select_spans(self.matcher.find(norm))
         fields: dict[str, FieldValue] = {}
@@ -85,7 +85,7 @@ class CatalogParser:
             if m and m.group(1) in self._priority_codes:
                 fields["priority"] = FieldValue(m.group(1), 0.9, "pattern", m.group(0))
         result = ParseResult(text=text, fields=fields, equipment_tag=find_tag(text, self._forms))
-        if self.normalizer is not None:
+        if vectors and self.normalizer is not None:
             self._vector_fill(norm, selected, result)
         for category, value in fields.items():
             if value.code is not None:
@@ -95,10 +95,7 @@ class CatalogParser:
         return result
 
     def _resolve(self, category: str, selected: Sequence[list[Match]]) -> FieldValue:
-        spans = [
-            [m for m in group if m.entry.category == category]
-            for group in selected
-        ]
+        spans = [[m for m in group if m.entry.category == category] for group in selected]
         spans = [g for g in spans if g]
         if not spans:
             return FieldValue(None, 0.0)
@@ -111,21 +108,33 @@ class CatalogParser:
                 continue
             in_context = [m for m in group if self._ancestors(m.entry) & chosen_codes]
             pool = in_context or group
-            resolved.append(max(pool, key=lambda m: m.score) if len(pool) == 1 or in_context
-                            else _ambiguous(pool))
+            resolved.append(
+                max(pool, key=lambda m: m.score)
+                if len(pool) == 1 or in_context
+                else _ambiguous(pool)
+            )
         resolved = [m for m in resolved if m is not None]
         # A code is dropped when a more specific one below it was also named.
         named = {m.entry.code for m in resolved}
-        kept = [m for m in resolved if not any(
-            m.entry.code in self._ancestors(self.by_key[(category, other)])
-            for other in named if other != m.entry.code)]
+        kept = [
+            m
+            for m in resolved
+            if not any(
+                m.entry.code in self._ancestors(self.by_key[(category, other)])
+                for other in named
+                if other != m.entry.code
+            )
+        ]
         if not kept:
             return FieldValue(None, 0.0)
         distinct = {m.entry.code for m in kept}
         # Korean and English put the head noun last ("펌프 모터" is the motor); failures,
         # places, priorities and activities are usually named first.
-        pick = max(kept, key=lambda m: m.start) if category == "equipment" else min(
-            kept, key=lambda m: m.start)
+        pick = (
+            max(kept, key=lambda m: m.start)
+            if category == "equipment"
+            else min(kept, key=lambda m: m.start)
+        )
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)
         if pick.method == "ambiguous":
             confidence *= 0.6
@@ -142,21 +151,27 @@ class CatalogParser:
 
     def _vector_fill(self, norm: str, selected: Sequence[list[Match]], result: ParseResult) -> None:
         assert self.normalizer is not None
-        missing = [c for c in ("equipment", "failure_mode", "activity")
-                   if result.fields[c].code is None]
+        missing = [
+            c for c in ("equipment", "failure_mode", "activity") if result.fields[c].code is None
+        ]
         if not missing:
             return
         covered = [False] * len(norm)
         for group in selected:
             for i in range(group[0].start, group[0].end):
                 covered[i] = True
-        tokens = [t for t, s, e in content_tokens(norm)
-                  if not any(covered[s:e]) and len(t) >= 2 and not t.isdigit()]
+        tokens = [
+            t
+            for t, s, e in content_tokens(norm)
+            if not any(covered[s:e]) and len(t) >= 2 and not t.isdigit()
+        ]
         terms = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
         if not terms:
             return
         for category, hit in self.normalizer.best(terms, missing).items():
-            result.fields[category] = FieldValue(hit.entry.code, hit.score * 0.9, "vector", hit.term)
+            result.fields[category] = FieldValue(
+                hit.entry.code, hit.score * 0.9, "vector", hit.term
+            )
 
 
 def _ambiguous(pool: Sequence[Match]) -> Match:
@@ -169,8 +184,10 @@ def _select_spans(matches: Sequence[Match]) -> list[list[Match]]:
     groups: dict[tuple[int, int], list[Match]] = {}
     for m in matches:
         groups.setdefault((m.start, m.end), []).append(m)
-    order = sorted(groups.items(), key=lambda kv: (-(kv[0][1] - kv[0][0]),
-                                                     -max(m.score for m in kv[1]), kv[0][0]))
+    order = sorted(
+        groups.items(),
+        key=lambda kv: (-(kv[0][1] - kv[0][0]), -max(m.score for m in kv[1]), kv[0][0]),
+    )
     taken: list[tuple[int, int]] = []
     chosen: list[list[Match]] = []
     for (start, end), group in order:

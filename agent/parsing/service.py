@@ -32,8 +32,10 @@ def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
 
 def decisions_of(result: ParseResult) -> list[NormalizationDecision]:
     """The normalization decisions of one parse, for the review log."""
-    return [NormalizationDecision(c, term, code, score, method)
-            for c, term, code, score, method in result.decisions]
+    return [
+        NormalizationDecision(c, term, code, score, method)
+        for c, term, code, score, method in result.decisions
+    ]
 
 
 def parse_texts(ctx: PMark, texts: Sequence[str]) -> Iterator[dict[str, Any]]:

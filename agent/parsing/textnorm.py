@@ -11,9 +11,37 @@ _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\uf
 
 # Korean particles and endings that attach to a noun; stripped before fuzzy/vector matching.
 PARTICLES = (
-    "에서는", "에서도", "에서", "으로", "이랑", "하고", "까지", "부터", "에게",
-    "이고", "이며", "인데", "이가", "은", "는", "이", "가", "을", "를", "의", "에", "도", "로",
-    "와", "과", "랑", "요", "임", "함", "됨", "중",
+    "에서는",
+    "에서도",
+    "에서",
+    "으로",
+    "이랑",
+    "하고",
+    "까지",
+    "부터",
+    "에게",
+    "이고",
+    "이며",
+    "인데",
+    "이가",
+    "은",
+    "는",
+    "이",
+    "가",
+    "을",
+    "를",
+    "의",
+    "에",
+    "도",
+    "로",
+    "와",
+    "과",
+    "랑",
+    "요",
+    "임",
+    "함",
+    "됨",
+    "중",
 )
 _SUFFIX_EN = ("ings", "ing", "ions", "ion", "ed", "es", "s")
 
@@ -55,7 +83,7 @@ _JAMO_T = [""] + [chr(c) for c in range(0x11A8, 0x11C3)]
 
 
 def jamo(text: str) -> str:
-    """Hangul syllables decomposed into jamo, so one wrong vowel costs one letter, not a syllable."""
+    """Hangul decomposed into jamo: one wrong vowel costs one letter, not a syllable."""
     out: list[str] = []
     for ch in text:
         code = ord(ch) - 0xAC00

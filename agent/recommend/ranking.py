@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from adapters.search.base import SearchHit
 
@@ -82,7 +82,10 @@ def rank(
             raw += w.location_family
             parts.append("same plant")
         if hit.created_at is not None:
-            age_days = max(0.0, (now - hit.created_at).total_seconds() / 86400)
+            created = hit.created_at
+            if created.tzinfo is not None:
+                created = created.astimezone(UTC).replace(tzinfo=None)
+            age_days = max(0.0, (now - created).total_seconds() / 86400)
             raw += w.recency * math.exp(-math.log(2) * age_days / w.recency_half_life_days)
         net = votes.get((query.equipment, query.failure_mode, hit.itemno), 0)
         if net:
@@ -90,9 +93,22 @@ def rank(
             parts.append(f"supervisors {'+' if net > 0 else ''}{net}")
         total = w.text + w.equipment + w.failure_mode + w.location + w.recency + w.feedback
         score = max(0.0, min(1.0, raw / total))
-        out.append((raw, Recommendation(hit.itemno, hit.title, hit.resolution, score,
-                                        ", ".join(parts), hit.equipment, hit.failure_mode,
-                                        hit.location, hit.created_at)))
+        out.append(
+            (
+                raw,
+                Recommendation(
+                    hit.itemno,
+                    hit.title,
+                    hit.resolution,
+                    score,
+                    ", ".join(parts),
+                    hit.equipment,
+                    hit.failure_mode,
+                    hit.location,
+                    hit.created_at,
+                ),
+            )
+        )
     out.sort(key=lambda pair: (-pair[0], pair[1].itemno))
     return [r for _, r in out]
 

@@ -57,14 +57,19 @@ class Recommender:
         index = self.ctx.index
         vector = self.ctx.embedder.encode([text])[0]
         alpha = self.ctx.settings.search_alpha
-        found: dict[str, SearchHit] = {h.itemno: h for h in index.query(text, vector, alpha, None, pool)}
+        found: dict[str, SearchHit] = {
+            h.itemno: h for h in index.query(text, vector, alpha, None, pool)
+        }
         if parsed is not None:
             equipment = parsed.code("equipment")
             failure = parsed.code("failure_mode")
             filters: list[SearchFilters] = []
             if equipment and failure:
-                filters.append(SearchFilters(equipment=descendants(equipment, self.ancestors),
-                                             failure_mode=[failure]))
+                filters.append(
+                    SearchFilters(
+                        equipment=descendants(equipment, self.ancestors), failure_mode=[failure]
+                    )
+                )
             if equipment:
                 filters.append(SearchFilters(equipment=descendants(equipment, self.ancestors)))
             if failure:

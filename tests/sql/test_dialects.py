@@ -31,6 +31,8 @@ SAMPLE_ARGS = {
     "reference": {},
     "now": datetime(2024, 1, 1),
     "cutoff": datetime(2024, 1, 1),
+    "thread_id": "t1",
+    "thread_ids": ["t1"],
 }
 
 UPDATE_VALUES = {

@@ -1,0 +1,502 @@
+"""In-process hybrid index: bm25s over Kiwi tokens + exact cosine in numpy, persisted on disk.
+
+Layout of the index directory (append-only, so an upsert costs O(batch), not O(index)):
+- `vectors.f32`: one raw float32 row per slot;
+- `log.jsonl`: one line per upsert (slot, itemno, fields, tokens) or delete;
+- `meta.json`: the vector dimension.
+A replaced or deleted notification leaves a dead slot; `compact()` rewrites both files without them
+(done automatically when dead slots outnumber live ones). BM25 statistics depend on the whole corpus,
+so the bm25s index is rebuilt lazily, once, before the first query after any change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+import numpy.typing as npt
+
+from adapters.domain import Notification
+from adapters.search.base import (
+    SearchFilters,
+    SearchHit,
+    candidate_count,
+    explain,
+    object_id,
+    relative_score_fusion,
+)
+from adapters.text.tokenizer import Tokenizer
+
+CODE_FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
+_NO_DATE = np.iinfo(np.int64).min
+# Same BM25 parameters as Weaviate's defaults, so both backends rank alike.
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def to_utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; naive datetimes are taken as UTC (Weaviate does the same)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _epoch(moment: datetime | None) -> int:
+    return _NO_DATE if moment is None else int(to_utc(moment).timestamp())
+
+
+@dataclass
+class _Doc:
+    """What the index keeps per live notification besides its vector."""
+
+    itemno: str
+    title: str
+    resolution: str
+    created_at: datetime | None
+    codes: dict[str, str | None]
+    token_ids: npt.NDArray[np.int32]
+
+
+class EmbeddedIndex:
+    """A `SearchIndex` living in this process; `directory=None` keeps it in memory only."""
+
+    def __init__(
+        self, dim: int, directory: Path | str | None = None, tokenizer: Tokenizer | None = None
+    ) -> None:
+        """Open (or create) the index in `directory`, replaying its log."""
+        self.dim = dim
+        self.directory = Path(directory) if directory is not None else None
+        self.tokenizer = tokenizer if tokenizer is not None else Tokenizer()
+        self._lock = threading.RLock()
+        self._reset()
+        if self.directory is not None:
+            self._open()
+
+    # ----- state -----
+    def _reset(self) -> None:
+        self._vectors = np.zeros((0, self.dim), dtype=np.float32)
+        self._n = 0  # slots in use (live + dead)
+        self._docs: list[_Doc | None] = []
+        self._slot_of: dict[str, int] = {}
+        self._vocab: dict[str, int] = {}
+        self._code_ids: dict[str, dict[str, int]] = {f: {} for f in CODE_FIELDS}
+        self._codes = {f: np.zeros(0, dtype=np.int32) for f in CODE_FIELDS}
+        self._created = np.zeros(0, dtype=np.int64)
+        self._live = np.zeros(0, dtype=bool)
+        self._bm25: bm25s.BM25 | None = None
+        self._bm25_slots = np.zeros(0, dtype=np.int64)
+        self._dirty = True
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        cap = self._vectors.shape[0]
+        if need <= cap:
+            return
+        # 1.25x growth: amortized appends without doubling the biggest allocation.
+        new_cap = max(need, int(cap * 1.25) + 1024)
+        vectors = np.zeros((new_cap, self.dim), dtype=np.float32)
+        vectors[: self._n] = self._vectors[: self._n]
+        self._vectors = vectors
+        for name in CODE_FIELDS:
+            self._codes[name] = _grown(self._codes[name], new_cap, -1)
+        self._created = _grown(self._created, new_cap, _NO_DATE)
+        self._live = _grown(self._live, new_cap, False)
+
+    def _code_id(self, field: str, code: str | None) -> int:
+        if code is None:
+            return -1
+        ids = self._code_ids[field]
+        return ids.setdefault(code, len(ids))
+
+    def _token_ids(self, tokens: Sequence[str]) -> npt.NDArray[np.int32]:
+        vocab = self._vocab
+        return np.fromiter(
+            (vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32, count=len(tokens)
+        )
+
+    def _place(self, doc: _Doc, vector: npt.NDArray[np.float32], slot: int) -> None:
+        """Put a document into `slot` (which is `self._n`), retiring its previous slot."""
+        old = self._slot_of.get(doc.itemno)
+        if old is not None:
+            self._retire(old)
+        self._vectors[slot] = vector
+        for name in CODE_FIELDS:
+            self._codes[name][slot] = self._code_id(name, doc.codes[name])
+        self._created[slot] = _epoch(doc.created_at)
+        self._live[slot] = True
+        self._docs.append(doc)
+        self._slot_of[doc.itemno] = slot
+        self._n = slot + 1
+        self._dirty = True
+
+    def _retire(self, slot: int) -> None:
+        doc = self._docs[slot]
+        if doc is not None:
+            self._slot_of.pop(doc.itemno, None)
+        self._docs[slot] = None
+        self._live[slot] = False
+        self._dirty = True
+
+    # ----- persistence -----
+    @property
+    def _vector_path(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "vectors.f32"
+
+    @property
+    def _log_path(self) -> Path:
+        assert self.directory is not None
+        return self.directory / "log.jsonl"
+
+    def _open(self) -> None:
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        meta_path = self.directory / "meta.json"
+        if meta_path.exists():
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if int(meta["dim"]) != self.dim:
+                raise ValueError(
+                    f"index in {self.directory} has dimension {meta['dim']}, embedder gives "
+                    f"{self.dim}: delete the directory and re-import"
+                )
+        else:
+            meta_path.write_text(json.dumps({"dim": self.dim, "format": 1}), encoding="utf-8")
+        rows = _read_rows(self._vector_path, self.dim)
+        records = list(_read_log(self._log_path))
+        slots = [int(r["slot"]) for r in records if r["op"] == "u"]
+        used = max(slots) + 1 if slots else 0
+        if used > rows.shape[0]:
+            raise ValueError(f"index log in {self.directory} refers to missing vectors")
+        self._reserve(used)
+        for record in records:
+            if record["op"] == "d":
+                old = self._slot_of.get(str(record["itemno"]))
+                if old is not None:
+                    self._retire(old)
+                continue
+            slot = int(record["slot"])
+            while self._n < slot:  # slots whose log line was lost stay dead
+                self._docs.append(None)
+                self._n += 1
+            self._place(_doc_from_record(record, self._token_ids), rows[slot], slot)
+        del rows
+        # Vectors written after the last logged record (an interrupted upsert) are dropped.
+        if self._vector_path.exists():
+            with self._vector_path.open("r+b") as f:
+                f.truncate(self._n * self.dim * 4)
+
+    def _append(self, records: list[dict[str, Any]], vectors: npt.NDArray[np.float32]) -> None:
+        if self.directory is None:
+            return
+        if len(vectors):
+            with self._vector_path.open("ab") as f:
+                f.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+        with self._log_path.open("a", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    # ----- SearchIndex -----
+    def upsert(
+        self, notifications: Sequence[Notification], vectors: npt.NDArray[np.float32]
+    ) -> int:
+        """Insert or replace notifications by itemno; vectors row i belongs to notification i."""
+        if len(notifications) != len(vectors):
+            raise ValueError(f"{len(notifications)} notifications but {len(vectors)} vectors")
+        if not notifications:
+            return 0
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(notifications), -1)
+        if matrix.shape[1] != self.dim:
+            raise ValueError(f"vectors have dimension {matrix.shape[1]}, index has {self.dim}")
+        token_lists = self.tokenizer.tokens_batch([n.search_text() for n in notifications])
+        with self._lock:
+            self._reserve(len(notifications))
+            records: list[dict[str, Any]] = []
+            for notification, tokens, vector in zip(
+                notifications, token_lists, matrix, strict=True
+            ):
+                slot = self._n
+                doc = _Doc(
+                    itemno=notification.itemno,
+                    title=notification.title,
+                    resolution=notification.resolution,
+                    created_at=notification.created_at,
+                    codes={f: getattr(notification, f) for f in CODE_FIELDS},
+                    token_ids=self._token_ids(tokens),
+                )
+                self._place(doc, vector, slot)
+                records.append(_record(doc, slot, tokens))
+            self._append(records, matrix)
+            if self._n - len(self._slot_of) > max(1000, len(self._slot_of)):
+                self.compact()
+        return len(notifications)
+
+    def delete(self, itemnos: Sequence[str]) -> int:
+        """Remove notifications; unknown itemnos are ignored."""
+        with self._lock:
+            removed = []
+            for itemno in dict.fromkeys(itemnos):
+                slot = self._slot_of.get(itemno)
+                if slot is not None:
+                    self._retire(slot)
+                    removed.append(itemno)
+            self._append([{"op": "d", "itemno": i} for i in removed], self._vectors[:0])
+            return len(removed)
+
+    def count(self) -> int:
+        """Live notifications."""
+        return len(self._slot_of)
+
+    def health(self) -> bool:
+        """The embedded index is always available once opened."""
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: every change is already on disk."""
+
+    def refresh(self) -> None:
+        """Rebuild BM25 statistics now (otherwise done by the next query)."""
+        with self._lock:
+            self._ensure_bm25()
+
+    def compact(self) -> None:
+        """Drop dead slots from memory and disk."""
+        with self._lock:
+            live = [s for s in range(self._n) if self._docs[s] is not None]
+            docs = [self._docs[s] for s in live]
+            vectors = self._vectors[live].copy()
+            tokens_of = {i: t for t, i in self._vocab.items()}
+            old_dir = self.directory
+            self.directory = None  # rebuild in memory, then write the files in one go
+            self._reset()
+            self._reserve(len(docs))
+            records = []
+            for slot, (doc, vector) in enumerate(zip(docs, vectors, strict=True)):
+                assert doc is not None
+                tokens = [tokens_of[int(i)] for i in doc.token_ids]
+                doc.token_ids = self._token_ids(tokens)
+                self._place(doc, vector, slot)
+                records.append(_record(doc, slot, tokens))
+            self.directory = old_dir
+            if self.directory is not None:
+                tmp_vectors = self._vector_path.with_suffix(".tmp")
+                tmp_log = self._log_path.with_suffix(".tmp")
+                tmp_vectors.write_bytes(vectors.tobytes())
+                tmp_log.write_text(
+                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                    encoding="utf-8",
+                )
+                # Log first: a log whose slots all exist in the vector file is always readable.
+                os.replace(tmp_vectors, self._vector_path)
+                os.replace(tmp_log, self._log_path)
+
+    def _ensure_bm25(self) -> None:
+        if not self._dirty and self._bm25 is not None:
+            return
+        slots = np.flatnonzero(self._live[: self._n])
+        bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+        if len(slots) and self._vocab:
+            corpus = []
+            for s in slots:
+                doc = self._docs[int(s)]
+                assert doc is not None
+                corpus.append(doc.token_ids.tolist())
+            bm25.index((corpus, self._vocab), show_progress=False, create_empty_token=False)
+            self._bm25 = bm25
+        else:
+            self._bm25 = None
+        self._bm25_slots = slots
+        self._dirty = False
+
+    def _mask(self, filters: SearchFilters | None) -> npt.NDArray[np.bool_]:
+        mask = self._live[: self._n].copy()
+        if filters is None:
+            return mask
+        for name, codes in filters.code_filters().items():
+            ids = [self._code_ids[name][c] for c in codes if c in self._code_ids[name]]
+            mask &= np.isin(self._codes[name][: self._n], np.asarray(ids, dtype=np.int32))
+        created = self._created[: self._n]
+        if filters.created_from is not None:
+            mask &= (created != _NO_DATE) & (created >= _epoch(filters.created_from))
+        if filters.created_to is not None:
+            mask &= (created != _NO_DATE) & (created <= _epoch(filters.created_to))
+        return mask
+
+    def _bm25_candidates(
+        self, query_ids: list[int], mask: npt.NDArray[np.bool_], k: int
+    ) -> dict[int, float]:
+        if not query_ids or self._bm25 is None:
+            return {}
+        raw = self._bm25.get_scores(query_ids)
+        scores = np.zeros(self._n, dtype=np.float32)
+        scores[self._bm25_slots] = raw
+        scores[~mask] = 0.0
+        return _top(scores, k, positive_only=True)
+
+    def _vector_candidates(
+        self, vector: npt.NDArray[np.float32], mask: npt.NDArray[np.bool_], k: int
+    ) -> dict[int, float]:
+        allowed = np.flatnonzero(mask)
+        if not len(allowed):
+            return {}
+        if len(allowed) * 4 < self._n:
+            sims = self._vectors[allowed] @ vector
+            best = _top(sims, k, positive_only=False)
+            return {int(allowed[i]): s for i, s in best.items()}
+        sims = self._vectors[: self._n] @ vector
+        sims[~mask] = -np.inf
+        return _top(sims, min(k, len(allowed)), positive_only=False)
+
+    def query(
+        self,
+        text: str,
+        vector: npt.NDArray[np.float32],
+        alpha: float,
+        filters: SearchFilters | None = None,
+        limit: int = 10,
+    ) -> list[SearchHit]:
+        """Hybrid query with relative score fusion over max(limit, 100) candidates per side."""
+        q = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self.dim:
+            raise ValueError(f"query vector has dimension {q.shape[0]}, index has {self.dim}")
+        tokens = self.tokenizer.tokens(text)
+        alpha = min(1.0, max(0.0, alpha))
+        if not tokens:
+            if alpha == 0.0:
+                return []
+            alpha = 1.0  # no terms at all: only the vector side can rank (as on Weaviate)
+        k = candidate_count(limit)
+        with self._lock:
+            mask = self._mask(filters)
+            bm25: dict[int, float] = {}
+            vec: dict[int, float] = {}
+            query_ids = [self._vocab[t] for t in tokens if t in self._vocab]
+            if alpha < 1.0:
+                self._ensure_bm25()
+                bm25 = self._bm25_candidates(query_ids, mask, k)
+            if alpha > 0.0:
+                vec = self._vector_candidates(q, mask, k)
+            ties = {}
+            for slot in bm25.keys() | vec.keys():
+                doc = self._docs[slot]
+                assert doc is not None
+                ties[str(slot)] = object_id(doc.itemno)
+            fused = relative_score_fusion(
+                {str(s): v for s, v in bm25.items()},
+                {str(s): v for s, v in vec.items()},
+                alpha,
+                limit,
+                ties,
+            )
+            hits = []
+            for f in fused:
+                doc = self._docs[int(f.key)]
+                assert doc is not None
+                note = explain(f.score, f.bm25, f.vector, alpha)
+                present = set(doc.token_ids.tolist())
+                matched = [t for t in dict.fromkeys(tokens) if self._vocab.get(t, -1) in present]
+                if matched:
+                    note += "; matched terms: " + ", ".join(matched)
+                hits.append(_hit(doc, f.score, f.bm25, f.vector, note))
+            return hits
+
+
+def _grown(array: npt.NDArray[Any], size: int, fill: Any) -> npt.NDArray[Any]:
+    out = np.full(size, fill, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
+
+
+def _top(scores: npt.NDArray[np.float32], k: int, positive_only: bool) -> dict[int, float]:
+    """Indices and values of the k highest finite scores (positive ones only, if asked)."""
+    if k <= 0 or not len(scores):
+        return {}
+    if k < len(scores):
+        idx = np.argpartition(-scores, k - 1)[:k]
+    else:
+        idx = np.arange(len(scores))
+    values = scores[idx]
+    keep = values > 0 if positive_only else np.isfinite(values)
+    return {int(i): float(v) for i, v in zip(idx[keep], values[keep], strict=True)}
+
+
+def _record(doc: _Doc, slot: int, tokens: Sequence[str]) -> dict[str, Any]:
+    return {
+        "op": "u",
+        "slot": slot,
+        "itemno": doc.itemno,
+        "title": doc.title,
+        "resolution": doc.resolution,
+        "created_at": doc.created_at.isoformat() if doc.created_at else None,
+        **doc.codes,
+        "tokens": list(tokens),
+    }
+
+
+def _doc_from_record(record: dict[str, Any], token_ids: Any) -> _Doc:
+    created = record.get("created_at")
+    return _Doc(
+        itemno=str(record["itemno"]),
+        title=str(record.get("title") or ""),
+        resolution=str(record.get("resolution") or ""),
+        created_at=datetime.fromisoformat(created) if created else None,
+        codes={f: record.get(f) for f in CODE_FIELDS},
+        token_ids=token_ids(record.get("tokens") or []),
+    )
+
+
+def _hit(doc: _Doc, score: float, bm25: float, vector: float, note: str) -> SearchHit:
+    return SearchHit(
+        itemno=doc.itemno,
+        score=min(1.0, max(0.0, score)),
+        bm25=bm25,
+        vector=vector,
+        explanation=note,
+        title=doc.title,
+        resolution=doc.resolution,
+        location=doc.codes["location"],
+        equipment=doc.codes["equipment"],
+        failure_mode=doc.codes["failure_mode"],
+        priority=doc.codes["priority"],
+        created_at=to_utc(doc.created_at) if doc.created_at else None,
+    )
+
+
+def _read_rows(path: Path, dim: int) -> npt.NDArray[np.float32]:
+    if not path.exists():
+        return np.zeros((0, dim), dtype=np.float32)
+    data = np.fromfile(path, dtype=np.float32)
+    rows = len(data) // dim
+    return data[: rows * dim].reshape(rows, dim)
+
+
+def _read_log(path: Path) -> Iterator[dict[str, Any]]:
+    """The log's records; a torn last line (crash during an append) is cut off the file."""
+    if not path.exists():
+        return
+    good = 0
+    with path.open("rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                record = json.loads(line)
+            except ValueError:
+                break
+            good += len(line)
+            if isinstance(record, dict):
+                yield record
+    if path.stat().st_size != good:
+        with path.open("r+b") as f:
+            f.truncate(good)

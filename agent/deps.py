@@ -1,0 +1,52 @@
+"""What the graph's nodes need, built once per process and shared by every conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from adapters.domain import CatalogEntry
+from adapters.llm.base import LLM
+from adapters.settings import Settings
+from agent.parsing.parser import CatalogParser
+from agent.recommend.service import Recommender
+
+if TYPE_CHECKING:
+    from agent.context import PMark
+
+
+@dataclass
+class AgentDeps:
+    """Parser, recommender, catalog and (optionally) the LLM."""
+
+    settings: Settings
+    parser: CatalogParser
+    recommender: Recommender
+    catalog: dict[tuple[str, str], CatalogEntry]
+    llm: LLM | None = None
+    k: int = 5
+
+    @classmethod
+    def from_context(cls, ctx: PMark, llm: LLM | None = None) -> AgentDeps:
+        """Build from the process context (the search index is checked against the database)."""
+        ctx.ensure_index()
+        entries = ctx.catalog()
+        return cls(
+            settings=ctx.settings,
+            parser=ctx.parser,
+            recommender=Recommender(ctx),
+            catalog={(e.category, e.code): e for e in entries},
+            llm=llm,
+        )
+
+    def names(self, category: str, code: str | None) -> tuple[str, str]:
+        """Korean and English names of a code ('' when unknown)."""
+        if code is None:
+            return "", ""
+        entry = self.catalog.get((category, code))
+        return (entry.name_ko, entry.name_en) if entry else (code, code)
+
+    def choices(self, category: str, limit: int = 8) -> list[dict[str, str]]:
+        """Top-level codes of a category, offered as quick replies."""
+        top = [e for (c, _), e in self.catalog.items() if c == category and not e.parent]
+        return [{"code": e.code, "name_ko": e.name_ko, "name_en": e.name_en} for e in top[:limit]]

@@ -1,0 +1,60 @@
+"""Prometheus metrics of the agent, and the per-node slowness check against a rolling baseline."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from prometheus_client import Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
+
+NODE_SECONDS = Histogram(
+    "pmark_node_duration_seconds",
+    "Time spent in each graph node",
+    ["node"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+NODE_ERRORS = Counter("pmark_node_errors_total", "Exceptions raised by graph nodes", ["node"])
+NODE_SLOW = Counter(
+    "pmark_node_slow_total", "Node runs slower than 1.5x their rolling baseline", ["node"]
+)
+TURNS = Counter("pmark_turns_total", "Conversation turns handled", ["kind"])
+TURN_SECONDS = Histogram(
+    "pmark_turn_duration_seconds",
+    "Time of a whole turn",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
+DEGRADED = Counter("pmark_degraded_total", "Turns answered without a dependency", ["part"])
+NODE_BASELINE = Gauge("pmark_node_baseline_seconds", "Rolling median duration per node", ["node"])
+
+
+class SlownessWatch:
+    """Flags a node that runs 1.5x slower than its rolling median (a log line and a counter)."""
+
+    def __init__(self, window: int = 200, factor: float = 1.5, warmup: int = 20) -> None:
+        self.window = window
+        self.factor = factor
+        self.warmup = warmup
+        self._samples: dict[str, deque[float]] = {}
+
+    def observe(self, node: str, seconds: float) -> bool:
+        """Record a duration; True when it was slow against the baseline."""
+        samples = self._samples.setdefault(node, deque(maxlen=self.window))
+        slow = False
+        if len(samples) >= self.warmup:
+            ordered = sorted(samples)
+            baseline = ordered[len(ordered) // 2]
+            NODE_BASELINE.labels(node).set(baseline)
+            # Sub-millisecond nodes jitter by more than 1.5x: only flag what a user could feel.
+            if seconds > self.factor * baseline and seconds - baseline > 0.005:
+                slow = True
+                NODE_SLOW.labels(node).inc()
+                log.info(
+                    "node %s took %.1f ms, baseline %.1f ms", node, seconds * 1000, baseline * 1000
+                )
+        samples.append(seconds)
+        return slow
+
+
+WATCH = SlownessWatch()

@@ -1,0 +1,60 @@
+"""retrieve: hybrid-search candidates for the report, with the parsed fields as extra filters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from agent.deps import AgentDeps
+from agent.nodes.normalize import EMPTY
+from agent.parsing.parser import FieldValue, ParseResult
+from agent.state import TurnState
+
+log = logging.getLogger(__name__)
+
+
+def query_text(state: TurnState, deps: AgentDeps) -> str:
+    """The report's words plus the catalog names of its equipment and failure mode."""
+    notification = state.get("notification") or {}
+    words = [state.get("report_text") or state.get("user_input", "")]
+    for field in ("equipment", "failure_mode"):
+        code = notification.get(field, EMPTY)["code"]
+        if code:
+            words.extend(deps.names(field, code))
+    return " ".join(w for w in words if w)
+
+
+def as_parse(state: TurnState) -> ParseResult:
+    """The conversation's notification in the shape the recommender takes."""
+    notification = state.get("notification") or {}
+    fields = {
+        f: FieldValue(v["code"], v["confidence"], v["method"], v["surface"])
+        for f, v in notification.items()
+    }
+    for f in ("location", "equipment", "failure_mode", "priority", "activity"):
+        fields.setdefault(f, FieldValue(None, 0.0))
+    return ParseResult(text=state.get("report_text", ""), fields=fields)
+
+
+async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
+    """Candidates from the search index; a failing index gives a degraded answer, not an error."""
+    text = query_text(state, deps)
+    parsed = as_parse(state) if state.get("retries", 0) == 0 else None
+    degraded = list(state.get("degraded", []))
+    try:
+        hits = await asyncio.to_thread(deps.recommender.candidates, text, parsed)
+    except Exception as exc:
+        log.warning("search failed: %s", type(exc).__name__)
+        degraded.append("search")
+        hits = []
+    return {"hits": [_hit_dict(h) for h in hits], "degraded": degraded}
+
+
+def _hit_dict(hit: Any) -> dict[str, Any]:
+    data = asdict(hit) if hasattr(hit, "__dataclass_fields__") else dict(vars(hit))
+    created = data.get("created_at")
+    if created is not None and not isinstance(created, str):
+        data["created_at"] = created.isoformat()
+    return data

@@ -1,0 +1,40 @@
+"""validate: clean the user's text and decide what kind of message it is."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from agent.intent import followup_index, is_correction, is_new_report
+from agent.language import reply_language
+from agent.state import TurnState
+
+MAX_CHARS = 2000
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
+
+
+def validate(state: TurnState) -> dict[str, Any]:
+    """Strip control characters, cap the length, detect language and intent."""
+    text = _CONTROL.sub(" ", state.get("user_input") or "").strip()
+    # A pasted log of 10,000 characters still deserves an answer: keep its head.
+    text = text[:MAX_CHARS]
+    intent = "report"
+    if not text:
+        intent = "empty"
+    elif state.get("last_answer") and followup_index(text) is not None:
+        intent = "followup"
+    elif is_new_report(text):
+        intent = "new"
+    elif is_correction(text):
+        intent = "correction"
+    return {
+        "user_input": text,
+        "turn_id": state.get("turn_id") or uuid.uuid4().hex,
+        "lang": reply_language(text) if text else state.get("lang", "ko"),
+        "intent": intent,
+        "degraded": [],
+        "retries": 0,
+        "retry": False,
+        "errors": [],
+    }

@@ -1,0 +1,131 @@
+"""Running one turn of a conversation on the checkpointed graph."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from langgraph.types import Command
+
+from adapters.sql.repository import Repository, utcnow
+from agent.answer import notification_view
+from agent.checkpointer import Checkpointing
+from agent.deps import AgentDeps
+from agent.graph import build_graph
+from agent.intent import followup_index, is_new_report
+from agent.locks import ThreadLocks
+from agent.metrics import DEGRADED, TURN_SECONDS, TURNS
+
+log = logging.getLogger(__name__)
+
+
+def thread_id_for(channel: str, conversation: str, reply_chain: str | None = None) -> str:
+    """Thread id = channel + conversation (+ the Teams reply chain or Slack thread)."""
+    base = f"{channel}:{conversation}"
+    return f"{base}:{reply_chain}" if reply_chain else base
+
+
+class Agent:
+    """Turns a user's message into a response dict, one turn at a time per conversation."""
+
+    def __init__(
+        self,
+        deps: AgentDeps,
+        checkpointing: Checkpointing,
+        repo: Repository | None = None,
+        durability: str = "async",
+    ) -> None:
+        self.deps = deps
+        self.checkpointing = checkpointing
+        self.repo = repo
+        self.durability = durability
+        self.graph = build_graph(deps, checkpointing.saver)
+        self.locks = ThreadLocks(checkpointing.pool)
+
+    async def turn(
+        self, thread_id: str, text: str, user_id: str = "", turn_id: str | None = None
+    ) -> dict[str, Any]:
+        """Handle one message and return the structured response."""
+        started = time.perf_counter()
+        turn_id = turn_id or uuid.uuid4().hex
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+        async with self.locks.hold(thread_id):
+            snapshot = await self.graph.aget_state(config)
+            waiting = bool(snapshot.next) and bool(snapshot.interrupts)
+            restart = is_new_report(text) or (
+                waiting
+                and followup_index(text) is not None
+                and bool(snapshot.values.get("last_answer"))
+            )
+            if waiting and not restart:
+                payload: Any = Command(resume=text)
+            else:
+                payload = {"user_input": text, "user_id": user_id, "turn_id": turn_id}
+            result = await self.graph.ainvoke(payload, config, durability=self.durability)
+        response = self._response(result, turn_id)
+        response["thread"] = thread_id
+        elapsed = time.perf_counter() - started
+        TURN_SECONDS.observe(elapsed)
+        TURNS.labels(response.get("kind", "answer")).inc()
+        for part in response.get("degraded") or []:
+            DEGRADED.labels(part).inc()
+        if self.repo is not None:
+            await asyncio.to_thread(self.repo.touch_thread, thread_id)
+        log.info(
+            "turn done",
+            extra={
+                "turn_id": turn_id,
+                "thread_id": thread_id,
+                "kind": response.get("kind"),
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
+        return response
+
+    def _response(self, result: dict[str, Any], turn_id: str) -> dict[str, Any]:
+        interrupts = result.get("__interrupt__") or []
+        if interrupts:
+            question = dict(interrupts[0].value)
+            question["answer_id"] = turn_id
+            question["lang"] = result.get("lang", "ko")
+            question["notification"] = notification_view(
+                self.deps, result.get("notification") or {}, result.get("equipment_tag")
+            )
+            question["missing"] = result.get("missing", [])
+            question["recommendations"] = []
+            question["degraded"] = result.get("degraded", [])
+            question["timings"] = result.get("timings", {})
+            return question
+        response = dict(result.get("response") or {})
+        response["timings"] = result.get("timings", {})
+        return response
+
+    async def state(self, thread_id: str) -> dict[str, Any]:
+        """The checkpointed values of a conversation."""
+        snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
+        return dict(snapshot.values)
+
+    async def prune(self) -> int:
+        """Keep only the latest checkpoint of conversations that had turns since the last prune."""
+        if self.repo is None:
+            return 0
+        threads = await asyncio.to_thread(self.repo.threads_to_prune)
+        if threads:
+            await self.checkpointing.saver.aprune(threads, strategy="keep_latest")
+            await asyncio.to_thread(self.repo.mark_pruned, threads)
+        return len(threads)
+
+    async def expire(self, days: int) -> int:
+        """Delete conversations idle for more than `days` days."""
+        if self.repo is None:
+            return 0
+        cutoff = utcnow() - timedelta(days=days)
+        threads = await asyncio.to_thread(self.repo.idle_threads, cutoff)
+        for thread_id in threads:
+            await self.checkpointing.saver.adelete_thread(thread_id)
+        await asyncio.to_thread(self.repo.forget_threads, threads)
+        return len(threads)

@@ -1,0 +1,26 @@
+"""Opening the whole agent (context, checkpointer, LLM) for a process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from adapters.llm.factory import make_llm
+from agent.checkpointer import open_checkpointer
+from agent.context import PMark
+from agent.deps import AgentDeps
+from agent.runner import Agent
+
+
+@asynccontextmanager
+async def open_agent(ctx: PMark | None = None, durability: str = "async") -> AsyncIterator[Agent]:
+    """An Agent on the configured checkpointer, closed with the block."""
+    ctx = ctx or PMark()
+    llm = make_llm(ctx.settings)
+    deps = AgentDeps.from_context(ctx, llm)
+    try:
+        async with open_checkpointer(ctx.settings) as checkpointing:
+            yield Agent(deps, checkpointing, ctx.repo, durability=durability)
+    finally:
+        if llm is not None:
+            await llm.aclose()

@@ -1,0 +1,118 @@
+"""The Kiwi search tokenizer: content morphemes, whole codes and abbreviations, catalog words."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from adapters.domain import CatalogEntry
+from adapters.text.tokenizer import Tokenizer, catalog_user_words, tokenizer_for
+
+CATALOG = [
+    CatalogEntry("failure_mode", "LEAK", "누유", "Oil leak", ("오일 샘", "누설", "새다", "leak")),
+    CatalogEntry("equipment", "SEAL", "메카니컬 씰", "Mechanical seal", ("씰", "mech seal")),
+    CatalogEntry("equipment", "CO", "압축기", "Compressor", ("콤프레샤", "compr", "A/C")),
+    CatalogEntry("failure_mode", "BRK", "파손", "Broken", ("깨짐", "부러짐")),
+]
+
+
+@pytest.fixture(scope="module")
+def tok() -> Tokenizer:
+    return tokenizer_for(CATALOG)
+
+
+def test_catalog_words_are_never_split(tok: Tokenizer) -> None:
+    assert "누유" in tok.tokens("펌프 누유 발생")
+    assert "씰" in tok.tokens("메카니컬 씰 교체함")
+    assert "콤프레샤" in tok.tokens("콤프레샤 이상 소음")
+
+
+def test_without_the_catalog_kiwi_mangles_the_same_words() -> None:
+    # The reason catalog words are registered: plain Kiwi reads 누유 as a verb + ending.
+    assert "누유" not in Tokenizer().tokens("펌프 누유 발생")
+
+
+def test_korean_keeps_content_morphemes_only(tok: Tokenizer) -> None:
+    tokens = tok.tokens("냉각수 펌프가 새고 있습니다")
+    assert tokens[:2] == ["냉각수", "펌프"]
+    assert "새" in tokens  # verb stem kept
+    assert not {"가", "고", "습니다", "있"} & set(tokens)  # particles, endings, auxiliaries dropped
+
+
+def test_english_is_lowercased_without_stopwords(tok: Tokenizer) -> None:
+    assert tok.tokens("The PUMP is leaking at the Seal") == ["pump", "leaking", "seal"]
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        ("pmp 교체", "pmp"),
+        ("compr trip", "compr"),
+        ("HX fouling", "hx"),
+        ("repl bearing", "repl"),
+        ("A/C 고장", "a/c"),
+        ("P-101A 누유", "p-101a"),
+        ("P-101A의 씰", "p-101a"),
+        ("V-12.3 밸브", "v-12.3"),
+        ("K101B 진동", "k101b"),
+    ],
+)
+def test_abbreviations_and_tags_stay_whole(tok: Tokenizer, text: str, token: str) -> None:
+    assert token in tok.tokens(text)
+
+
+def test_word_pairs_with_a_slash_are_split(tok: Tokenizer) -> None:
+    assert tok.tokens("pump/motor") == ["pump", "motor"]
+
+
+def test_numbers_are_kept(tok: Tokenizer) -> None:
+    assert "3.5" in tok.tokens("압력 3.5 bar")
+
+
+def test_empty_and_blank_text(tok: Tokenizer) -> None:
+    assert tok.tokens("") == []
+    assert tok.tokens("   \n") == []
+    assert tok.tokens_batch(["", "펌프"]) == [[], ["펌프"]]
+
+
+def test_batch_equals_single(tok: Tokenizer) -> None:
+    texts = ["펌프 누유 발생", "compr trip P-101A", "", "메카니컬 씰 교체 요청"]
+    assert tok.tokens_batch(texts) == [tok.tokens(t) for t in texts]
+
+
+def test_query_string_joins_tokens(tok: Tokenizer) -> None:
+    assert tok.query_string("펌프 누유") == "펌프 누유"
+
+
+def test_verb_form_synonyms_are_left_to_kiwi() -> None:
+    words = catalog_user_words(CATALOG)
+    assert "누유" in words and "씰" in words
+    assert "깨짐" not in words  # a verb form: its stem 깨지 must keep matching 깨졌다
+
+
+def test_shared_between_threads(tok: Tokenizer) -> None:
+    texts = [f"펌프 누유 {i}번 P-{i}A compr" for i in range(50)]
+    expected = [tok.tokens(t) for t in texts]
+    results: dict[int, list[list[str]]] = {}
+
+    def work(n: int) -> None:
+        results[n] = [tok.tokens(t) for t in texts]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r == expected for r in results.values())
+
+
+def test_tokenizer_for_repo_catalog() -> None:
+    path = Path(__file__).resolve().parents[1] / "data" / "catalog.csv"
+    if not path.exists():
+        pytest.skip("no data/catalog.csv")
+    from adapters.csv_import import parse_catalog
+
+    tok = tokenizer_for(parse_catalog(path).rows)
+    assert tok.tokens("P-101A 펌프 누유") == ["p-101a", "펌프", "누유"]
