@@ -19,6 +19,7 @@ from agent.graph import build_graph
 from agent.intent import followup_index, is_new_report
 from agent.locks import ThreadLocks
 from agent.metrics import DEGRADED, TURN_SECONDS, TURNS
+from agent.nodes.validate import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,15 @@ class Agent:
         """Handle one message and return the structured response."""
         started = time.perf_counter()
         turn_id = turn_id or uuid.uuid4().hex
+        text, user_id = clean_text(text), clean_text(user_id)
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
         async with self.locks.hold(thread_id):
             snapshot = await self.graph.aget_state(config)
+            if snapshot.next and not snapshot.interrupts:
+                # A process died mid-turn: finish that turn from its last checkpoint first.
+                log.warning("resuming an interrupted turn", extra={"thread_id": thread_id})
+                await self.graph.ainvoke(None, config, durability=self.durability)
+                snapshot = await self.graph.aget_state(config)
             waiting = bool(snapshot.next) and bool(snapshot.interrupts)
             restart = is_new_report(text) or (
                 waiting
@@ -102,6 +109,18 @@ class Agent:
             return question
         response = dict(result.get("response") or {})
         response["timings"] = result.get("timings", {})
+        return response
+
+    async def resume_pending(self, thread_id: str) -> dict[str, Any] | None:
+        """Finish a turn a crashed process left between nodes; None when there is none."""
+        config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+        async with self.locks.hold(thread_id):
+            snapshot = await self.graph.aget_state(config)
+            if not snapshot.next or snapshot.interrupts:
+                return None
+            result = await self.graph.ainvoke(None, config, durability=self.durability)
+        response = self._response(result, str(snapshot.values.get("turn_id", "")))
+        response["thread"] = thread_id
         return response
 
     async def state(self, thread_id: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from agent.nodes.normalize import EMPTY
 from agent.recommend.ranking import Query, rank
 from agent.state import TurnState
 
-
 MIN_SCORE = 0.1
 
 

@@ -14,11 +14,15 @@ MAX_CHARS = 2000
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
 
 
+def clean_text(text: str) -> str:
+    """Control characters out (PostgreSQL JSON cannot hold NUL), length capped."""
+    return _CONTROL.sub(" ", text or "").strip()[:MAX_CHARS]
+
+
 def validate(state: TurnState) -> dict[str, Any]:
     """Strip control characters, cap the length, detect language and intent."""
-    text = _CONTROL.sub(" ", state.get("user_input") or "").strip()
     # A pasted log of 10,000 characters still deserves an answer: keep its head.
-    text = text[:MAX_CHARS]
+    text = clean_text(state.get("user_input") or "")
     intent = "report"
     if not text:
         intent = "empty"
