@@ -34,12 +34,12 @@ class CatalogEntry:
     def surface_forms(self) -> tuple[str, ...]:
         """Every written form of this entry: names, synonyms and the code itself."""
         forms = [self.name_ko, self.name_en, *self.synonyms, self.code]
-        seen: dict[str, None] = {}
+        seen: dict[str, str] = {}
         for form in forms:
             form = form.strip()
             if form and form.lower() not in seen:
-                seen[form.lower()] = None
-        return tuple(seen)
+                seen[form.lower()] = form
+        return tuple(seen.values())
 
 
 @dataclass

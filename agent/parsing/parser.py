@@ -128,13 +128,9 @@ class CatalogParser:
         if not kept:
             return FieldValue(None, 0.0)
         distinct = {m.entry.code for m in kept}
-        # Korean and English put the head noun last ("펌프 모터" is the motor); failures,
-        # places, priorities and activities are usually named first.
-        pick = (
-            max(kept, key=lambda m: m.start)
-            if category == "equipment"
-            else min(kept, key=lambda m: m.start)
-        )
+        # Technicians name the machine first and then the part that misbehaves
+        # ("쿨링타워 팬 진동", "recip comp valve noise"): the first mention is the subject.
+        pick = min(kept, key=lambda m: m.start)
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)
         if pick.method == "ambiguous":
             confidence *= 0.6
