@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from adapters.domain import CatalogEntry
+from agent.parsing.lemmas import lemmatize
 from agent.parsing.textnorm import (
     content_tokens,
     is_hangul,
@@ -43,6 +44,8 @@ class _Form:
     text: str
     pattern: re.Pattern[str]
     key: str
+    method: str = "exact"
+    score: float = 0.0
 
 
 def _usable(form: str, entry: CatalogEntry) -> bool:
@@ -70,6 +73,9 @@ def _pattern(form: str) -> re.Pattern[str]:
     body = "".join(pieces)
     left = r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", form) else ""
     right = ""
+    if len(form) == 1 and is_hangul(form):
+        # One syllable ('샘', '튐') is a word only when it stands alone: not inside '샘플'.
+        left, right = r"(?<![\uac00-\ud7a3])", r"(?![\uac00-\ud7a3])"
     if re.search(r"[a-z]$", form):
         # English inflections: leak -> leaking/leaks/leaked.
         body += r"(?:s|es|ed|d|ing)?"
@@ -82,10 +88,16 @@ def _pattern(form: str) -> re.Pattern[str]:
 class CatalogMatcher:
     """All written forms of a catalog, compiled once, matched against normalized text."""
 
-    def __init__(self, entries: Iterable[CatalogEntry], fuzzy_threshold: float = 86.0) -> None:
+    def __init__(
+        self,
+        entries: Iterable[CatalogEntry],
+        extra: Iterable[tuple[CatalogEntry, str]] = (),
+        fuzzy_threshold: float = 86.0,
+    ) -> None:
         self.entries = list(entries)
         self.fuzzy_threshold = fuzzy_threshold
         self._forms: list[_Form] = []
+        self._lemma_forms: list[_Form] = []
         self._stems: dict[str, list[CatalogEntry]] = {}
         self._fuzzy_latin: list[tuple[str, CatalogEntry]] = []
         self._fuzzy_ko: list[tuple[str, str, CatalogEntry]] = []
@@ -100,13 +112,39 @@ class CatalogMatcher:
                     continue
                 seen.add(key)
                 compact = form.replace(" ", "")
-                self._forms.append(_Form(entry, form, _pattern(form), compact[:2]))
+                score = min(0.99, 0.9 + 0.01 * len(form))
+                self._forms.append(_Form(entry, form, _pattern(form), compact[:2], "exact", score))
+                self._add_lemma_form(entry, form, "exact", score)
                 if " " not in form and re.fullmatch(r"[a-z]+", form) and len(form) >= 4:
                     self._stems.setdefault(stem_en(form), []).append(entry)
                     if len(form) >= 5:
                         self._fuzzy_latin.append((form, entry))
                 elif re.fullmatch(r"[\uac00-\ud7a3]{2,}", compact):
                     self._fuzzy_ko.append((compact, jamo(compact), entry))
+
+        for entry, raw in extra:
+            form = normalize(raw)
+            key = (entry.category, entry.code, form)
+            if not form or key in seen:
+                continue
+            seen.add(key)
+            compact = form.replace(" ", "")
+            # The lexicon's words are general language: a little less sure than the plant's own.
+            self._forms.append(_Form(entry, form, _pattern(form), compact[:2], "lexicon", 0.86))
+            self._add_lemma_form(entry, form, "lexicon", 0.84)
+        self._latin_keys = [form for form, _ in self._fuzzy_latin]
+        self._ko_keys = [fj for _, fj, _ in self._fuzzy_ko]
+
+    def _add_lemma_form(self, entry: CatalogEntry, form: str, method: str, score: float) -> None:
+        if not is_hangul(form):
+            return
+        lemma = lemmatize(form).text
+        if lemma and lemma != form and len(lemma.replace(" ", "")) >= 2:
+            self._lemma_forms.append(
+                _Form(
+                    entry, lemma, _pattern(lemma), lemma.replace(" ", "")[:2], method, score - 0.02
+                )
+            )
 
     def find(self, text: str) -> list[Match]:
         """Every exact, stemmed and fuzzy match in normalized text (overlaps included)."""
@@ -117,14 +155,39 @@ class CatalogMatcher:
                 continue
             for m in form.pattern.finditer(text):
                 # Longer written forms are more specific, so they are a little more certain.
-                score = min(0.99, 0.9 + 0.01 * len(form.text))
-                matches.append(Match(form.entry, m.start(), m.end(), m.group(0), "exact", score))
+                matches.append(
+                    Match(form.entry, m.start(), m.end(), m.group(0), form.method, form.score)
+                )
+        if is_hangul(text):
+            matches.extend(self._lemma_matches(text))
         covered = _coverage(matches, len(text))
         for token, start, end in content_tokens(text):
             if any(covered[start:end]):
                 continue
             matches.extend(self._soft(token, start, end))
         return matches
+
+    def _lemma_matches(self, text: str) -> list[Match]:
+        lemmas = lemmatize(text)
+        compact = lemmas.text.replace(" ", "")
+        out: list[Match] = []
+        for form in self._lemma_forms:
+            if form.key not in compact:
+                continue
+            for m in form.pattern.finditer(lemmas.text):
+                span = lemmas.source_span(m.start(), m.end())
+                if span is not None:
+                    out.append(
+                        Match(
+                            form.entry,
+                            span[0],
+                            span[1],
+                            text[span[0] : span[1]],
+                            "lemma",
+                            form.score,
+                        )
+                    )
+        return out
 
     def _soft(self, token: str, start: int, end: int) -> list[Match]:
         out: list[Match] = []
@@ -133,19 +196,26 @@ class CatalogMatcher:
                 out.append(Match(entry, start, end, token, "stem", 0.9))
             if out or len(token) < 5:
                 return out
-            for form, entry in self._fuzzy_latin:
-                if abs(len(form) - len(token)) > 2:
-                    continue
-                ratio = fuzz.ratio(token, form)
-                if ratio >= self.fuzzy_threshold:
-                    out.append(Match(entry, start, end, token, "fuzzy", 0.85 * ratio / 100))
+            for _, ratio, i in process.extract(
+                token,
+                self._latin_keys,
+                scorer=fuzz.ratio,
+                score_cutoff=self.fuzzy_threshold,
+                limit=3,
+            ):
+                out.append(
+                    Match(self._fuzzy_latin[i][1], start, end, token, "fuzzy", 0.85 * ratio / 100)
+                )
         elif is_hangul(token) and len(token) >= 2:
-            tj = jamo(token)
-            for compact, fj, entry in self._fuzzy_ko:
-                if abs(len(compact) - len(token)) > 1:
-                    continue
-                ratio = fuzz.ratio(tj, fj)
-                if ratio >= self.fuzzy_threshold and compact != token:
+            for _, ratio, i in process.extract(
+                jamo(token),
+                self._ko_keys,
+                scorer=fuzz.ratio,
+                score_cutoff=self.fuzzy_threshold,
+                limit=3,
+            ):
+                compact, _, entry = self._fuzzy_ko[i]
+                if compact != token and abs(len(compact) - len(token)) <= 1:
                     out.append(Match(entry, start, end, token, "fuzzy", 0.85 * ratio / 100))
         return out
 

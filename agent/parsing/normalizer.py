@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -37,9 +39,11 @@ class VectorNormalizer:
         encoder: TextEncoder,
         entries: Iterable[CatalogEntry],
         threshold: float = 0.85,
+        cache_dir: Path | None = None,
     ) -> None:
         self.encoder = encoder
         self.threshold = threshold
+        self.cache_dir = cache_dir
         self._by_category: dict[str, tuple[list[CatalogEntry], npt.NDArray[np.float32]]] = {}
         grouped: dict[str, list[tuple[CatalogEntry, str]]] = {}
         for entry in entries:
@@ -47,14 +51,51 @@ class VectorNormalizer:
                 if form.strip() and not form.strip().isdigit():
                     grouped.setdefault(entry.category, []).append((entry, form.strip()))
         for category, pairs in grouped.items():
-            vectors = encoder.encode([form for _, form in pairs])
+            vectors = self._vectors([form for _, form in pairs])
             self._by_category[category] = ([e for e, _ in pairs], vectors)
+
+    def _vectors(self, forms: list[str]) -> npt.NDArray[np.float32]:
+        """Embeddings of catalog forms, kept on disk so a restart does not re-embed the catalog."""
+        if self.cache_dir is None:
+            return self.encoder.encode(forms)
+        name = str(getattr(self.encoder, "name", type(self.encoder).__name__))
+        digest = hashlib.sha256("\x1f".join([name, *forms]).encode()).hexdigest()[:24]
+        path = self.cache_dir / f"forms-{digest}.npy"
+        if path.exists():
+            try:
+                cached: npt.NDArray[np.float32] = np.load(path)
+                if cached.shape[0] == len(forms):
+                    return cached
+            except (OSError, ValueError):
+                pass
+        vectors = self.encoder.encode(forms)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(path)
+        return vectors
 
     def best(self, terms: Sequence[str], categories: Sequence[str]) -> dict[str, VectorHit]:
         """Per category, the best term->entry pair above the threshold."""
         if not terms or not categories:
             return {}
-        vectors = self.encoder.encode(list(terms))
+        return self.best_of(terms, self.encoder.encode(list(terms)), categories)
+
+    def encode_terms(self, terms: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """Vectors of many terms in one batched call (for parsing a whole file)."""
+        unique = sorted(set(terms))
+        if not unique:
+            return {}
+        vectors = self.encoder.encode(unique)
+        return {t: vectors[i] for i, t in enumerate(unique)}
+
+    def best_of(
+        self,
+        terms: Sequence[str],
+        vectors: npt.NDArray[np.float32],
+        categories: Sequence[str],
+    ) -> dict[str, VectorHit]:
+        """`best` with the terms' vectors already computed."""
         out: dict[str, VectorHit] = {}
         for category in categories:
             if category not in self._by_category:

@@ -7,13 +7,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from adapters.domain import CATEGORIES, CatalogEntry
+from agent.parsing.lexicon import extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
 from agent.parsing.tags import find_tag
 from agent.parsing.textnorm import content_tokens, normalize
 
 REQUIRED_FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
+_MEASURE = (
+    r"온도|진동|압력|차압|유량|레벨|수위|전류|부하|속도|회전수|temp|temperature|vib|vibration|"
+    r"pressure|press|level|flow|current|amps?|load|dp|rpm|speed|vacuum|진공"
+)
+_LEVEL_WORD = re.compile(r"^(?:high|hi|높음|높다|높아요|높아|높습니다|높네요|과다)$")
+# "진동 높음", "temp too high", "high vib": a level, not how urgent the work is.
+_LEVEL_BEFORE = re.compile(
+    rf"(?:{_MEASURE})\s*(?:이|가|은|는|도|값)?\s*(?:too|very|너무|매우|좀|많이)?\s*$"
+)
+_LEVEL_AFTER = re.compile(rf"^\s*(?:{_MEASURE})(?![a-z])")
 _PRIORITY_NUMBER = re.compile(
     r"(?:priority|prio|pri|우선\s*순위|중요도|긴급도|등급)\s*[:=]?\s*([1-9])(?![0-9])"
 )
@@ -68,7 +81,7 @@ class CatalogParser:
     ) -> None:
         self.entries = list(entries)
         self.by_key = {(e.category, e.code): e for e in self.entries}
-        self.matcher = CatalogMatcher(self.entries)
+        self.matcher = CatalogMatcher(self.entries, extra_forms(self.entries))
         self.normalizer = normalizer
         self._forms = {normalize(f) for e in self.entries for f in e.surface_forms()}
         self._priority_codes = {e.code for e in self.entries if e.category == "priority"}
@@ -76,7 +89,16 @@ class CatalogParser:
     def parse(self, text: str, vectors: bool = True) -> ParseResult:
         """Parse one text; `vectors=False` skips vector normalization."""
         norm = normalize(text)
-        selected = _select_spans(self.matcher.find(norm))
+        result, selected = self._parse(text, norm)
+        if vectors and self.normalizer is not None:
+            self._vector_fill(norm, selected, result)
+        else:
+            _record(result)
+        return result
+
+    def _parse(self, text: str, norm: str) -> tuple[ParseResult, list[list[Match]]]:
+        """Catalog and lexicon matching, span selection and field resolution."""
+        selected = [g for g in _select_spans(self.matcher.find(norm)) if not _is_level(norm, g)]
         fields: dict[str, FieldValue] = {}
         for category in CATEGORIES:
             fields[category] = self._resolve(category, selected)
@@ -84,15 +106,12 @@ class CatalogParser:
             m = _PRIORITY_NUMBER.search(norm)
             if m and m.group(1) in self._priority_codes:
                 fields["priority"] = FieldValue(m.group(1), 0.9, "pattern", m.group(0))
-        result = ParseResult(text=text, fields=fields, equipment_tag=find_tag(text, self._forms))
-        if vectors and self.normalizer is not None:
-            self._vector_fill(norm, selected, result)
-        for category, value in fields.items():
-            if value.code is not None:
-                result.decisions.append(
-                    (category, value.surface, value.code, value.confidence, value.method)
-                )
-        return result
+        tag = find_tag(text, self._forms)
+        if tag and fields["equipment"].code is None:
+            by_tag = tag_equipment(tag, self.entries)
+            if by_tag is not None:
+                fields["equipment"] = FieldValue(by_tag.code, 0.6, "tag", tag)
+        return ParseResult(text=text, fields=fields, equipment_tag=tag), selected
 
     def _resolve(self, category: str, selected: Sequence[list[Match]]) -> FieldValue:
         spans = [[m for m in group if m.entry.category == category] for group in selected]
@@ -147,27 +166,77 @@ class CatalogParser:
 
     def _vector_fill(self, norm: str, selected: Sequence[list[Match]], result: ParseResult) -> None:
         assert self.normalizer is not None
-        missing = [
-            c for c in ("equipment", "failure_mode", "activity") if result.fields[c].code is None
-        ]
-        if not missing:
-            return
-        covered = [False] * len(norm)
-        for group in selected:
-            for i in range(group[0].start, group[0].end):
-                covered[i] = True
-        tokens = [
-            t
-            for t, s, e in content_tokens(norm)
-            if not any(covered[s:e]) and len(t) >= 2 and not t.isdigit()
-        ]
-        terms = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+        missing = _vector_fields(result)
+        terms = _vector_terms(norm, selected) if missing else []
         if not terms:
             return
         for category, hit in self.normalizer.best(terms, missing).items():
             result.fields[category] = FieldValue(
                 hit.entry.code, hit.score * 0.9, "vector", hit.term
             )
+        _record(result)
+
+    def parse_many(self, texts: Sequence[str]) -> list[ParseResult]:
+        """Parse a batch; the vector stage embeds every line's leftover terms in one call."""
+        staged: list[tuple[ParseResult, list[str], list[str]]] = []
+        for text in texts:
+            norm = normalize(text)
+            result, selected = self._parse(text, norm)
+            missing = _vector_fields(result) if self.normalizer is not None else []
+            terms = _vector_terms(norm, selected) if missing else []
+            staged.append((result, missing, terms))
+        if self.normalizer is not None:
+            vectors = self.normalizer.encode_terms([t for _, _, terms in staged for t in terms])
+            for result, missing, terms in staged:
+                if not terms:
+                    continue
+                matrix = np.stack([vectors[t] for t in terms])
+                for category, hit in self.normalizer.best_of(terms, matrix, missing).items():
+                    result.fields[category] = FieldValue(
+                        hit.entry.code, hit.score * 0.9, "vector", hit.term
+                    )
+        for result, _, _ in staged:
+            _record(result)
+        return [result for result, _, _ in staged]
+
+
+def _vector_fields(result: ParseResult) -> list[str]:
+    """Fields worth a vector search: activity is rarely written, and would cost every line."""
+    return [c for c in ("equipment", "failure_mode") if result.fields[c].code is None]
+
+
+def _vector_terms(norm: str, selected: Sequence[list[Match]], limit: int = 6) -> list[str]:
+    """Words no catalog form explained, and adjacent pairs of them."""
+    covered = [False] * len(norm)
+    for group in selected:
+        for i in range(group[0].start, group[0].end):
+            covered[i] = True
+    tokens = [
+        t
+        for t, s, e in content_tokens(norm)
+        if not any(covered[s:e]) and len(t) >= 2 and not t.isdigit()
+    ]
+    terms = tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return terms[:limit]
+
+
+def _record(result: ParseResult) -> None:
+    """Note every field decision for the normalization review log."""
+    result.decisions = [
+        (category, value.surface, value.code, value.confidence, value.method)
+        for category, value in result.fields.items()
+        if value.code is not None
+    ]
+
+
+def _is_level(norm: str, group: Sequence[Match]) -> bool:
+    """A one-word priority match that reads as a measured level ("vib high")."""
+    m = group[0]
+    if any(g.entry.category != "priority" for g in group):
+        return False
+    if not _LEVEL_WORD.match(m.surface.strip()):
+        return False
+    return bool(_LEVEL_BEFORE.search(norm[: m.start]) or _LEVEL_AFTER.search(norm[m.end :]))
 
 
 def _ambiguous(pool: Sequence[Match]) -> Match:

@@ -23,7 +23,10 @@ def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
     if vectors and entries:
         try:
             normalizer = VectorNormalizer(
-                ctx.embedder, entries, threshold=ctx.settings.normalize_threshold
+                ctx.embedder,
+                entries,
+                threshold=ctx.settings.normalize_threshold,
+                cache_dir=ctx.settings.data_dir / "normalizer",
             )
         except Exception:  # the parser must work without embeddings
             log.exception("vector normalization unavailable; parsing with the catalog only")
@@ -41,12 +44,8 @@ def decisions_of(result: ParseResult) -> list[NormalizationDecision]:
 def parse_texts(ctx: PMark, texts: Sequence[str]) -> Iterator[dict[str, Any]]:
     """Parse texts in order, yielding `pmark parse --json` objects; decisions are logged."""
     parser = ctx.parser
-    pending: list[NormalizationDecision] = []
-    for text in texts:
-        result = parser.parse(text)
-        pending.extend(decisions_of(result))
-        if len(pending) >= 2000:
-            ctx.repo.log_normalizations(pending)
-            pending = []
-        yield result.as_json()
-    ctx.repo.log_normalizations(pending)
+    for start in range(0, len(texts), 500):
+        results = parser.parse_many(texts[start : start + 500])
+        ctx.repo.log_normalizations([d for r in results for d in decisions_of(r)])
+        for result in results:
+            yield result.as_json()

@@ -1,0 +1,49 @@
+"""Korean dictionary forms, so '새고 있습니다', '샙니다' and a catalog's '새다' can meet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kiwipiepy import Kiwi
+
+_KEEP = ("NNG", "NNP", "NNB", "NR", "XR", "MAG", "MM", "SL", "SN", "SH", "VV", "VA")
+
+
+@dataclass(frozen=True)
+class LemmaText:
+    """Lemmas joined by spaces, each with the span of the normalized text it came from."""
+
+    text: str
+    spans: tuple[tuple[int, int, int, int], ...]  # lemma start, lemma end, text start, text end
+
+    def source_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The text span covered by lemmas overlapping [start, end)."""
+        covered = [s for s in self.spans if s[0] < end and start < s[1]]
+        if not covered:
+            return None
+        return covered[0][2], covered[-1][3]
+
+
+@lru_cache(maxsize=1)
+def _kiwi() -> Kiwi:
+    return Kiwi(num_workers=0)
+
+
+@lru_cache(maxsize=8192)
+def lemmatize(text: str) -> LemmaText:
+    """Content morphemes of normalized text in dictionary form (verbs and adjectives with 다)."""
+    parts: list[str] = []
+    spans: list[tuple[int, int, int, int]] = []
+    pos = 0
+    for tok in _kiwi().tokenize(text):
+        tag = str(tok.tag).split("-")[0]
+        if tag not in _KEEP:
+            continue
+        form = tok.form + "다" if tag in ("VV", "VA") else tok.form
+        if parts:
+            pos += 1
+        spans.append((pos, pos + len(form), tok.start, tok.start + tok.len))
+        parts.append(form)
+        pos += len(form)
+    return LemmaText(" ".join(parts), tuple(spans))
