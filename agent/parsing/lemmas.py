@@ -27,7 +27,7 @@ class LemmaText:
 
 @lru_cache(maxsize=1)
 def _kiwi() -> Kiwi:
-    return Kiwi(num_workers=0)
+    return Kiwi()
 
 
 @lru_cache(maxsize=8192)
