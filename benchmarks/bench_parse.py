@@ -80,12 +80,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         embedder = make_embedder(Settings(data_dir=Path(tmp)))
         normalizer = VectorNormalizer(embedder, entries, cache_dir=Path(tmp))
+        plain = CatalogParser(entries)
+        with_vectors = CatalogParser(entries, normalizer)
         variants: dict[str, Callable[[str], dict[str, Any]]] = {
             "keyword baseline": keyword_baseline(entries),
-            "catalog parser": lambda t, p=CatalogParser(entries): p.parse(t).as_json(),
-            "catalog + vectors": lambda t, p=CatalogParser(entries, normalizer): p.parse(
-                t
-            ).as_json(),
+            "catalog parser": lambda t: plain.parse(t).as_json(),
+            "catalog + vectors": lambda t: with_vectors.parse(t).as_json(),
         }
         rows: dict[str, dict[str, float]] = {}
         for name, parse in variants.items():
