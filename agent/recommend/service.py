@@ -61,24 +61,29 @@ class Recommender:
             h.itemno: h for h in index.query(text, vector, alpha, None, pool)
         }
         if parsed is not None:
-            equipment = parsed.code("equipment")
-            failure = parsed.code("failure_mode")
-            filters: list[SearchFilters] = []
-            if equipment and failure:
-                filters.append(
-                    SearchFilters(
-                        equipment=descendants(equipment, self.ancestors), failure_mode=[failure]
-                    )
-                )
-            if equipment:
-                filters.append(SearchFilters(equipment=descendants(equipment, self.ancestors)))
-            if failure:
-                filters.append(SearchFilters(failure_mode=[failure]))
-            for f in filters:
-                for h in index.query(text, vector, alpha, f, pool // 2):
+            for f in self._filters(parsed):
+                hits = index.query(text, vector, alpha, f, pool // 2)
+                for h in hits:
                     if h.itemno not in found or found[h.itemno].score < h.score:
                         found[h.itemno] = h
+                # The narrowest filter usually suffices; widen only when it found too little.
+                if len(hits) >= 10:
+                    break
         return list(found.values())
+
+    def _filters(self, parsed: ParseResult) -> list[SearchFilters]:
+        """Filters on the parsed fields, narrowest first."""
+        equipment = parsed.code("equipment")
+        failure = parsed.code("failure_mode")
+        family = descendants(equipment, self.ancestors) if equipment else None
+        filters: list[SearchFilters] = []
+        if family and failure:
+            filters.append(SearchFilters(equipment=family, failure_mode=[failure]))
+        if family:
+            filters.append(SearchFilters(equipment=family))
+        if failure:
+            filters.append(SearchFilters(failure_mode=[failure]))
+        return filters
 
     def recommend(self, text: str, parsed: ParseResult | None, k: int = 5) -> list[Recommendation]:
         """The top-k recommendations for a text."""

@@ -1,0 +1,173 @@
+"""Conversation turns per second and latency (no LLM) over a large history.
+
+    .venv/bin/python benchmarks/bench_turn.py [--notifications 100000] [--concurrency 1,10,100]
+        [--turns 4] [--postgres-url postgresql://pmark:pmark@127.0.0.1:5432/pmark_checkpoints_test]
+
+History vectors are random unit vectors (embedding 100k texts with the real model takes longer
+than the benchmark itself); query texts are embedded for real, BM25 runs on real tokens. The
+baseline in the same run is an empty-message turn, which only validates and checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from adapters.domain import Notification
+from adapters.settings import Settings
+from agent.context import PMark
+from agent.service import open_agent
+
+REPO = Path(__file__).resolve().parents[1]
+MESSAGES = [
+    ["{loc} {eq} {fm} {pri}", "두 번째 건 자세히"],
+    ["{eq} {fm}", "{loc} {pri}"],
+    ["{eq_en} {fm_en} at {loc_en}, {pri_en}", "show the 1st one"],
+]
+
+
+def synthetic_history(ctx: PMark, n: int, seed: int = 1) -> int:
+    """n notifications built from the catalog, stored and indexed with random vectors."""
+    rnd = random.Random(seed)
+    cat = ctx.catalog()
+    by = {c: [e for e in cat if e.category == c] for c in ("location", "equipment", "failure_mode")}
+    start = datetime(2020, 1, 1)
+    items: list[Notification] = []
+    for i in range(n):
+        loc, eq, fm = (rnd.choice(by[c]) for c in ("location", "equipment", "failure_mode"))
+        ko = rnd.random() < 0.5
+        title = (
+            f"{loc.name_ko} {eq.name_ko} {fm.name_ko}"
+            if ko
+            else f"{eq.name_en} {fm.name_en} at {loc.name_en}"
+        )
+        items.append(
+            Notification(
+                f"B{i:07d}",
+                start + timedelta(minutes=37 * i),
+                loc.code,
+                eq.code,
+                fm.code,
+                str(rnd.randint(1, 4)),
+                title,
+                "",
+                f"fix {eq.code} {fm.code} #{i % 97}",
+            )
+        )
+    ctx.repo.upsert_notifications(items)
+    dim = ctx.embedder.dim
+    gen = np.random.default_rng(seed)
+    for s in range(0, n, 5000):
+        vec = gen.standard_normal((min(5000, n - s), dim)).astype(np.float32)
+        vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+        ctx.index.upsert(items[s : s + 5000], vec)
+    return n
+
+
+def render(template: str, ctx: PMark, rnd: random.Random) -> str:
+    cat = ctx.catalog()
+    pick = {
+        c: rnd.choice([e for e in cat if e.category == c])
+        for c in ("location", "equipment", "failure_mode", "priority")
+    }
+    return template.format(
+        loc=pick["location"].name_ko,
+        eq=pick["equipment"].name_ko,
+        fm=pick["failure_mode"].name_ko,
+        pri=pick["priority"].name_ko,
+        loc_en=pick["location"].name_en,
+        eq_en=pick["equipment"].name_en,
+        fm_en=pick["failure_mode"].name_en,
+        pri_en=pick["priority"].name_en,
+    )
+
+
+async def run(
+    ctx: PMark, settings: Settings, concurrency: int, turns: int, label: str
+) -> tuple[list[float], dict[str, list[float]], float, list[float]]:
+    async with open_agent(PMark(settings)) as agent:
+        rnd = random.Random(concurrency)
+        latencies: list[float] = []
+        nodes: dict[str, list[float]] = defaultdict(list)
+        baseline: list[float] = []
+
+        async def conversation(i: int) -> None:
+            thread = f"bench:{label}:{uuid.uuid4().hex[:8]}"
+            t0 = time.perf_counter()
+            await agent.turn(thread, "")
+            baseline.append((time.perf_counter() - t0) * 1000)
+            script = MESSAGES[i % len(MESSAGES)]
+            for t in range(turns):
+                text = render(script[t % len(script)], ctx, rnd)
+                t0 = time.perf_counter()
+                response = await agent.turn(thread, text)
+                latencies.append((time.perf_counter() - t0) * 1000)
+                for node, ms in (response.get("timings") or {}).items():
+                    nodes[node].append(ms)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(conversation(i) for i in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, nodes, wall, baseline
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--notifications", type=int, default=100_000)
+    ap.add_argument("--concurrency", default="1,10,100")
+    ap.add_argument("--turns", type=int, default=4)
+    ap.add_argument("--postgres-url", default=None)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        ctx = PMark(Settings(data_dir=data))
+        ctx.import_catalog(REPO / "data" / "catalog.csv")
+        t0 = time.perf_counter()
+        synthetic_history(ctx, args.notifications)
+        print(
+            f"history: {args.notifications} notifications stored and indexed in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
+        stores = [("sqlite", Settings(data_dir=data))]
+        if args.postgres_url:
+            stores.append(("postgres", Settings(data_dir=data, postgres_url=args.postgres_url)))
+        print(
+            f"{'store':<9}{'conv':>5}{'turns':>7}{'turns/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+            f"{'base p95':>10}{'p95/base':>10}"
+        )
+        breakdown: dict[str, dict[str, list[float]]] = {}
+        for name, settings in stores:
+            for c in (int(x) for x in args.concurrency.split(",")):
+                lat, nodes, wall, base = asyncio.run(run(ctx, settings, c, args.turns, name))
+                print(
+                    f"{name:<9}{c:>5}{len(lat):>7}{len(lat) / wall:>9.1f}{statistics.median(lat):>9.1f}"
+                    f"{pct(lat, 0.95):>9.1f}{pct(base, 0.95):>10.1f}{pct(lat, 0.95) / pct(base, 0.95):>9.1f}x"
+                )
+                breakdown[f"{name} x{c}"] = nodes
+        print("\nper-node p50 / p95 ms")
+        for label, nodes in breakdown.items():
+            parts = ", ".join(
+                f"{n} {statistics.median(v):.1f}/{pct(v, 0.95):.1f}"
+                for n, v in sorted(nodes.items())
+            )
+            print(f"  {label}: {parts}")
+
+
+if __name__ == "__main__":
+    main()
