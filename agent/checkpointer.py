@@ -39,6 +39,26 @@ class Checkpointing:
         except Exception:
             return False
 
+    async def prune(self, thread_ids: list[str]) -> None:
+        """Keep only the latest checkpoint (and its writes) of each thread."""
+        if not thread_ids:
+            return
+        if self.pool is not None:
+            await self.saver.aprune(thread_ids, strategy="keep_latest")
+            return
+        # The SQLite saver has no prune of its own; its checkpoint ids sort by time.
+        conn = self.saver.conn  # type: ignore[attr-defined]
+        latest = (
+            "select max(checkpoint_id) from checkpoints where thread_id = ? group by checkpoint_ns"
+        )
+        for thread_id in thread_ids:
+            for table in ("writes", "checkpoints"):
+                await conn.execute(
+                    f"delete from {table} where thread_id = ? and checkpoint_id not in ({latest})",
+                    (thread_id, thread_id),
+                )
+        await conn.commit()
+
 
 def lock_key(thread_id: str) -> int:
     """A stable signed 64-bit key for pg_advisory_lock."""

@@ -134,7 +134,7 @@ class Agent:
             return 0
         threads = await asyncio.to_thread(self.repo.threads_to_prune)
         if threads:
-            await self.checkpointing.saver.aprune(threads, strategy="keep_latest")
+            await self.checkpointing.prune(threads)
             await asyncio.to_thread(self.repo.mark_pruned, threads)
         return len(threads)
 

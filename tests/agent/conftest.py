@@ -12,8 +12,8 @@ from adapters.settings import Settings
 from agent.context import PMark
 from agent.runner import Agent
 from agent.service import open_agent
-from tests.sample_data import write_catalog, write_history
 from tests.conftest import service_url
+from tests.sample_data import write_catalog, write_history
 
 
 @pytest.fixture(scope="module")
