@@ -25,6 +25,7 @@ class Checkpointing:
     saver: BaseCheckpointSaver[Any]
     pool: AsyncConnectionPool[Any] | None = None
     kind: str = "sqlite"
+    lock_pool: AsyncConnectionPool[Any] | None = None
 
     async def ping(self) -> bool:
         """Whether the checkpoint store answers."""
@@ -80,12 +81,23 @@ async def open_checkpointer(settings: Settings, max_size: int = 20) -> AsyncIter
             # with LangGraph's own statements: autocommit, no prepares, dict rows.
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         )
+        # Advisory locks are held for a whole turn on their own connections, so they must not
+        # come from the saver's pool: 20 waiting turns would starve the writes they wait for.
+        lock_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            settings.postgres_url,
+            min_size=1,
+            max_size=max_size * 2,
+            open=False,
+            kwargs={"autocommit": True, "prepare_threshold": 0},
+        )
         await pool.open(wait=True, timeout=30)
+        await lock_pool.open(wait=True, timeout=30)
         try:
             saver = AsyncPostgresSaver(pool)
             await saver.setup()
-            yield Checkpointing(saver, pool, "postgres")
+            yield Checkpointing(saver, pool, "postgres", lock_pool)
         finally:
+            await lock_pool.close()
             await pool.close()
         return
     path = settings.data_dir / "checkpoints.sqlite"

@@ -45,7 +45,7 @@ class Agent:
         self.repo = repo
         self.durability = durability
         self.graph = build_graph(deps, checkpointing.saver)
-        self.locks = ThreadLocks(checkpointing.pool)
+        self.locks = ThreadLocks(checkpointing.lock_pool)
 
     async def turn(
         self, thread_id: str, text: str, user_id: str = "", turn_id: str | None = None

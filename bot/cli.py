@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.csv_import import CsvFileError
+from evaluation.cli import eval_app
 
 app = typer.Typer(
     help="PMark: maintenance notifications from what technicians write.", no_args_is_help=True
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="The application database.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
 
 err = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]

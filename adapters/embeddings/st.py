@@ -38,9 +38,9 @@ class SentenceTransformerEmbedder:
 
         self._model: Any = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.name = f"st:{path.name if path.name != 'model' else path.parent.name}"
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        if get_dim is None:  # sentence-transformers < 6
+            get_dim = self._model.get_sentence_embedding_dimension
         dim = get_dim()
         if not dim:
             dim = int(self._model.encode(["x"]).shape[1])

@@ -4,9 +4,9 @@ Layout of the index directory (append-only, so an upsert costs O(batch), not O(i
 - `vectors.f32`: one raw float32 row per slot;
 - `log.jsonl`: one line per upsert (slot, itemno, fields, tokens) or delete;
 - `meta.json`: the vector dimension.
-A replaced or deleted notification leaves a dead slot; `compact()` rewrites both files without them
-(done automatically when dead slots outnumber live ones). BM25 statistics depend on the whole corpus,
-so the bm25s index is rebuilt lazily, once, before the first query after any change.
+A replaced or deleted notification leaves a dead slot; `compact()` rewrites both files without
+them (done automatically when dead slots outnumber live ones). BM25 statistics depend on the whole
+corpus, so the bm25s index is rebuilt lazily, once, before the first query after any change.
 """
 
 from __future__ import annotations
@@ -53,6 +53,49 @@ def _epoch(moment: datetime | None) -> int:
     return _NO_DATE if moment is None else int(to_utc(moment).timestamp())
 
 
+class _VectorBlocks:
+    """Rows in fixed-size blocks: growing never copies (or transiently doubles) the matrix."""
+
+    BLOCK = 16384
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.blocks: list[npt.NDArray[np.float32]] = []
+
+    def reserve(self, n: int) -> None:
+        while len(self.blocks) * self.BLOCK < n:
+            self.blocks.append(np.zeros((self.BLOCK, self.dim), dtype=np.float32))
+
+    def put(self, slot: int, vector: npt.NDArray[np.float32]) -> None:
+        self.blocks[slot // self.BLOCK][slot % self.BLOCK] = vector
+
+    def rows(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        out = np.empty((len(slots), self.dim), dtype=np.float32)
+        for b, block in enumerate(self.blocks):
+            sel = (slots // self.BLOCK) == b
+            if sel.any():
+                out[sel] = block[slots[sel] % self.BLOCK]
+        return out
+
+    def dot(self, vector: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
+        """Similarities of the first n rows with `vector`."""
+        parts = []
+        for b in range((n + self.BLOCK - 1) // self.BLOCK):
+            rows = min(self.BLOCK, n - b * self.BLOCK)
+            parts.append(self.blocks[b][:rows] @ vector)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    def load(self, path: Path, n: int) -> None:
+        """Read the first n rows of a raw float32 file straight into the blocks."""
+        self.reserve(n)
+        with path.open("rb") as f:
+            for b in range((n + self.BLOCK - 1) // self.BLOCK):
+                rows = min(self.BLOCK, n - b * self.BLOCK)
+                view = self.blocks[b][:rows].data.cast("B")
+                if f.readinto(view) != rows * self.dim * 4:
+                    raise ValueError(f"{path} is shorter than its log says")
+
+
 @dataclass
 class _Doc:
     """What the index keeps per live notification besides its vector."""
@@ -63,6 +106,11 @@ class _Doc:
     created_at: datetime | None
     codes: dict[str, str | None]
     token_ids: npt.NDArray[np.int32]
+    oid: str = ""  # Weaviate object id: the tie-breaker between equal scores
+
+    def __post_init__(self) -> None:
+        if not self.oid:
+            self.oid = object_id(self.itemno)
 
 
 class EmbeddedIndex:
@@ -82,7 +130,8 @@ class EmbeddedIndex:
 
     # ----- state -----
     def _reset(self) -> None:
-        self._vectors = np.zeros((0, self.dim), dtype=np.float32)
+        self._vectors = _VectorBlocks(self.dim)
+        self._cap = 0
         self._n = 0  # slots in use (live + dead)
         self._docs: list[_Doc | None] = []
         self._slot_of: dict[str, int] = {}
@@ -97,14 +146,13 @@ class EmbeddedIndex:
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
-        cap = self._vectors.shape[0]
+        cap = self._cap
         if need <= cap:
             return
-        # 1.25x growth: amortized appends without doubling the biggest allocation.
+        # Small per-slot arrays grow 1.25x; vectors live in blocks and are never copied.
         new_cap = max(need, int(cap * 1.25) + 1024)
-        vectors = np.zeros((new_cap, self.dim), dtype=np.float32)
-        vectors[: self._n] = self._vectors[: self._n]
-        self._vectors = vectors
+        self._vectors.reserve(new_cap)
+        self._cap = new_cap
         for name in CODE_FIELDS:
             self._codes[name] = _grown(self._codes[name], new_cap, -1)
         self._created = _grown(self._created, new_cap, _NO_DATE)
@@ -122,12 +170,13 @@ class EmbeddedIndex:
             (vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int32, count=len(tokens)
         )
 
-    def _place(self, doc: _Doc, vector: npt.NDArray[np.float32], slot: int) -> None:
+    def _place(self, doc: _Doc, vector: npt.NDArray[np.float32] | None, slot: int) -> None:
         """Put a document into `slot` (which is `self._n`), retiring its previous slot."""
         old = self._slot_of.get(doc.itemno)
         if old is not None:
             self._retire(old)
-        self._vectors[slot] = vector
+        if vector is not None:
+            self._vectors.put(slot, vector)
         for name in CODE_FIELDS:
             self._codes[name][slot] = self._code_id(name, doc.codes[name])
         self._created[slot] = _epoch(doc.created_at)
@@ -169,13 +218,15 @@ class EmbeddedIndex:
                 )
         else:
             meta_path.write_text(json.dumps({"dim": self.dim, "format": 1}), encoding="utf-8")
-        rows = _read_rows(self._vector_path, self.dim)
         records = list(_read_log(self._log_path))
         slots = [int(r["slot"]) for r in records if r["op"] == "u"]
         used = max(slots) + 1 if slots else 0
-        if used > rows.shape[0]:
+        size = self._vector_path.stat().st_size if self._vector_path.exists() else 0
+        if used * self.dim * 4 > size:
             raise ValueError(f"index log in {self.directory} refers to missing vectors")
         self._reserve(used)
+        if used:
+            self._vectors.load(self._vector_path, used)
         for record in records:
             if record["op"] == "d":
                 old = self._slot_of.get(str(record["itemno"]))
@@ -186,8 +237,7 @@ class EmbeddedIndex:
             while self._n < slot:  # slots whose log line was lost stay dead
                 self._docs.append(None)
                 self._n += 1
-            self._place(_doc_from_record(record, self._token_ids), rows[slot], slot)
-        del rows
+            self._place(_doc_from_record(record, self._token_ids), None, slot)
         # Vectors written after the last logged record (an interrupted upsert) are dropped.
         if self._vector_path.exists():
             with self._vector_path.open("r+b") as f:
@@ -251,7 +301,9 @@ class EmbeddedIndex:
                 if slot is not None:
                     self._retire(slot)
                     removed.append(itemno)
-            self._append([{"op": "d", "itemno": i} for i in removed], self._vectors[:0])
+            self._append(
+                [{"op": "d", "itemno": i} for i in removed], np.zeros((0, self.dim), np.float32)
+            )
             return len(removed)
 
     def count(self) -> int:
@@ -275,7 +327,7 @@ class EmbeddedIndex:
         with self._lock:
             live = [s for s in range(self._n) if self._docs[s] is not None]
             docs = [self._docs[s] for s in live]
-            vectors = self._vectors[live].copy()
+            vectors = self._vectors.rows(np.asarray(live, dtype=np.int64))
             tokens_of = {i: t for t, i in self._vocab.items()}
             old_dir = self.directory
             self.directory = None  # rebuild in memory, then write the files in one go
@@ -351,10 +403,10 @@ class EmbeddedIndex:
         if not len(allowed):
             return {}
         if len(allowed) * 4 < self._n:
-            sims = self._vectors[allowed] @ vector
+            sims = self._vectors.rows(allowed) @ vector
             best = _top(sims, k, positive_only=False)
             return {int(allowed[i]): s for i, s in best.items()}
-        sims = self._vectors[: self._n] @ vector
+        sims = self._vectors.dot(vector, self._n)
         sims[~mask] = -np.inf
         return _top(sims, min(k, len(allowed)), positive_only=False)
 
@@ -391,7 +443,7 @@ class EmbeddedIndex:
             for slot in bm25.keys() | vec.keys():
                 doc = self._docs[slot]
                 assert doc is not None
-                ties[str(slot)] = object_id(doc.itemno)
+                ties[str(slot)] = doc.oid
             fused = relative_score_fusion(
                 {str(s): v for s, v in bm25.items()},
                 {str(s): v for s, v in vec.items()},
@@ -471,14 +523,6 @@ def _hit(doc: _Doc, score: float, bm25: float, vector: float, note: str) -> Sear
         priority=doc.codes["priority"],
         created_at=to_utc(doc.created_at) if doc.created_at else None,
     )
-
-
-def _read_rows(path: Path, dim: int) -> npt.NDArray[np.float32]:
-    if not path.exists():
-        return np.zeros((0, dim), dtype=np.float32)
-    data = np.fromfile(path, dtype=np.float32)
-    rows = len(data) // dim
-    return data[: rows * dim].reshape(rows, dim)
 
 
 def _read_log(path: Path) -> Iterator[dict[str, Any]]:

@@ -61,13 +61,15 @@ def _ascii_spans(text: str) -> list[_Span]:
 class Tokenizer:
     """Search tokens for Korean/English maintenance text; safe to share between threads."""
 
-    def __init__(self, user_words: Iterable[str] = ()) -> None:
-        """Build a tokenizer whose Kiwi never splits the given (catalog) words."""
-        candidates = frozenset(_korean_user_words(user_words))
-        self.user_words: frozenset[str] = (
-            _needing_protection(candidates) if candidates else candidates
-        )
-        self._kiwi = _kiwi_for(self.user_words)
+    def __init__(self, user_words: Iterable[str] = (), maybe_nouns: Iterable[str] = ()) -> None:
+        """Build a tokenizer that keeps `user_words` (catalog names) from being mangled.
+
+        `maybe_nouns` are registered too unless Kiwi reads them as verb/adjective forms
+        (failure-mode phrases such as 깨짐 stay verbs, so that they keep matching 깨졌다).
+        """
+        words = frozenset(_korean_user_words(user_words))
+        optional = frozenset(_korean_user_words(maybe_nouns)) - words
+        self._kiwi, self.user_words = _kiwi_for(words, optional)
         # Kiwi's analysis is not documented as reentrant; a lock keeps shared use safe and costs
         # little because batches go through Kiwi's own worker pool in one call.
         self._lock = threading.Lock()
@@ -96,7 +98,7 @@ class Tokenizer:
         return out
 
     def query_string(self, text: str) -> str:
-        """The tokens joined by spaces: what a whitespace-tokenized index stores and is queried with."""
+        """The tokens joined by spaces, as a whitespace-tokenized index stores and is queried."""
         return " ".join(self.tokens(text))
 
 
@@ -132,21 +134,21 @@ def _workers() -> int:
 _NOUNISH = frozenset({"NNG", "NNP", "NR", "SN", "SL", "SH"})
 
 
-@lru_cache(maxsize=32)
-def _needing_protection(words: frozenset[str]) -> frozenset[str]:
+def _needing_protection(kiwi: Kiwi, words: frozenset[str]) -> frozenset[str]:
     """The words plain Kiwi would mangle; compounds that split into real nouns stay splittable.
 
     "누유" becomes 누/VV + 유/EF and "씰" 씨 + ㄹ, so they must be user words; "냉각수펌프" splits
     into 냉각수 + 펌프, which BM25 should keep matching "냉각수 펌프", so it is left alone.
     """
-    base = _kiwi_for(frozenset())
     ordered = sorted(words)
     keep: set[str] = set()
+    if not ordered:
+        return frozenset()
     # Kiwi's reading depends on context ("누유" alone is a noun, "펌프 누유 발생" is not), so each
     # word is checked in a few carrier phrases and protected if any of them mangles it.
     for template in _CARRIERS:
         texts = [template.format(w) for w in ordered]
-        for word, text, result in zip(ordered, texts, base.tokenize(texts), strict=True):
+        for word, text, result in zip(ordered, texts, kiwi.tokenize(texts), strict=True):
             start = text.index(word)
             end = start + len(word)
             pieces = [
@@ -162,28 +164,47 @@ def _needing_protection(words: frozenset[str]) -> frozenset[str]:
     return frozenset(keep)
 
 
+def _verb_forms(kiwi: Kiwi, words: frozenset[str]) -> frozenset[str]:
+    """The words Kiwi reads with a verb or adjective stem (깨짐 = 깨지 + ㅁ)."""
+    ordered = sorted(words)
+    if not ordered:
+        return frozenset()
+    return frozenset(
+        word
+        for word, result in zip(ordered, kiwi.tokenize(ordered), strict=True)
+        if any(str(t.tag).split("-", 1)[0] in _STEM_TAGS for t in result)
+    )
+
+
 _CARRIERS = ("{}", "펌프 {} 발생", "{} 점검 요청")
+_STEM_TAGS = frozenset({"VV", "VA", "VX"})
 
 
-@lru_cache(maxsize=8)
-def _kiwi_for(user_words: frozenset[str]) -> Kiwi:
-    """One Kiwi per user-word set: loading the model takes seconds, so it is shared."""
-    kiwi = Kiwi(num_workers=_workers())
-    for word in sorted(user_words):
-        # Words Kiwi cannot add (e.g. containing spaces or symbols) are simply left to the model.
+@lru_cache(maxsize=4)
+def _kiwi_for(words: frozenset[str], optional: frozenset[str]) -> tuple[Kiwi, frozenset[str]]:
+    """One Kiwi per word set (the model takes seconds and ~350 MB), with the words it needed."""
+    # The multi-word-expression dictionary (proper names such as 뉴욕 타임스) costs ~190 MB and
+    # does nothing for maintenance text; typo correction is not used.
+    kiwi = Kiwi(num_workers=_workers(), load_typo_dict=False, load_multi_dict=False)
+    # Decide on the plain model first, then register: one instance serves both.
+    candidates = words | (optional - _verb_forms(kiwi, optional))
+    protected = _needing_protection(kiwi, candidates)
+    for word in sorted(protected):
+        # Words Kiwi cannot add (e.g. with symbols) are simply left to the model.
         kiwi.add_user_word(word, "NNP")
-    return kiwi
+    return kiwi, protected
 
 
 # Catalog categories whose every written form is a noun (a thing or a place).
 _NOUN_CATEGORIES = frozenset({"location", "equipment", "activity"})
-_STEM_TAGS = frozenset({"VV", "VA", "VX"})
 
 
-def catalog_user_words(entries: Iterable[CatalogEntry]) -> list[str]:
-    """The catalog forms to protect: all names of things and places, and those failure-mode or
-    priority forms that are nouns (verb forms such as 깨짐 or 급함 are left to Kiwi, whose stems
-    then match 깨졌다 or 급해요)."""
+def tokenizer_for(entries: Iterable[CatalogEntry]) -> Tokenizer:
+    """A tokenizer that keeps the catalog's names and noun synonyms from being mangled.
+
+    All forms of places, equipment and activities, and the Korean names of the other categories,
+    are user words; failure-mode and priority synonyms only when they are not verb forms.
+    """
     nouns: list[str] = []
     other: list[str] = []
     for entry in entries:
@@ -192,14 +213,4 @@ def catalog_user_words(entries: Iterable[CatalogEntry]) -> list[str]:
         else:
             nouns.append(entry.name_ko)
             other.extend(entry.surface_forms())
-    base = _kiwi_for(frozenset())
-    words = sorted(set(_korean_user_words(other)))
-    for word, result in zip(words, base.tokenize(words), strict=True):
-        if not any(str(t.tag).split("-", 1)[0] in _STEM_TAGS for t in result):
-            nouns.append(word)
-    return nouns
-
-
-def tokenizer_for(entries: Iterable[CatalogEntry]) -> Tokenizer:
-    """A tokenizer that keeps the catalog's names and noun synonyms from being mangled."""
-    return Tokenizer(catalog_user_words(entries))
+    return Tokenizer(nouns, maybe_nouns=other)

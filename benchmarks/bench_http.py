@@ -1,0 +1,336 @@
+"""HTTP benchmark: N concurrent Teams conversations x M turns against `pmark serve` on loopback.
+
+Starts `pmark serve` (emulator mode, no LLM; PostgreSQL checkpoints when PMARK_POSTGRES_URL is
+set) and a local Bot Connector that receives the answers. Every turn waits for its own answer;
+every answer with recommendations gets a thumb clicked twice. Prints throughput, p50/p95/p99 of
+the HTTP acknowledgement and of the answer, checks that no reply was lost, duplicated or crossed
+into another conversation and that every thumb is stored exactly once, and prints ratios against
+GET /healthz latency measured in the same run at the same concurrency.
+
+    .venv/bin/python benchmarks/bench_http.py            # 200 x 20
+    .venv/bin/python benchmarks/bench_http.py --quick    # 20 x 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+REPO = Path(__file__).resolve().parents[1]
+PMARK = Path(sys.executable).parent / "pmark"
+TEXTS = (
+    "2공장 냉각수 펌프 누유, 긴급",
+    "펌프 진동",
+    "1공장 보통",
+    "compressor overheating plant 1 high",
+    "3공장 모터 과열 즉시 점검",
+)
+
+
+@dataclass
+class Connector:
+    """A Bot Connector that hands each answer to the turn waiting for it."""
+
+    pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    unexpected: list[dict[str, Any]] = field(default_factory=list)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    base: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("type") == "message":
+            key = (body["conversation"]["id"], body.get("replyToId") or "")
+            future = self.pending.pop(key, None)
+            if future is None or future.done():
+                self.unexpected.append(body)
+            else:
+                future.set_result(body)
+        return web.json_response({"id": f"m{next(self.ids)}"})
+
+    async def start(self) -> web.AppRunner:
+        app = web.Application(client_max_size=10_000_000)
+        app.router.add_route("*", "/v3/conversations/{tail:.*}", self.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.base = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+        return runner
+
+
+@dataclass
+class Results:
+    ack: list[float] = field(default_factory=list)
+    answer: list[float] = field(default_factory=list)
+    lost: int = 0
+    crossed: int = 0
+    errors: int = 0
+    thumbs: set[tuple[str, str, str]] = field(default_factory=set)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def activity(service_url: str, conv: str, user: str, text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": uuid.uuid4().hex,
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "from": {"id": f"29:{user}", "aadObjectId": user},
+        "conversation": {"id": conv},
+        "recipient": {"id": "28:pmark", "name": "PMark"},
+        "text": text,
+    }
+
+
+def first_vote(card: dict[str, Any]) -> dict[str, Any] | None:
+    stack: list[Any] = [card]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "Action.Execute" and node.get("verb") == "pmark.vote":
+                return dict(node["data"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
+    return None
+
+
+async def conversation(
+    http: aiohttp.ClientSession,
+    base: str,
+    connector: Connector,
+    index: int,
+    turns: int,
+    results: Results,
+    timeout: float,
+) -> None:
+    conv = f"19:bench-{index}@thread.tacv2"
+    user = f"bench-user-{index}"
+    for turn in range(turns):
+        text = TEXTS[(index + turn) % len(TEXTS)]
+        act = activity(connector.base, conv, user, text)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        connector.pending[(conv, act["id"])] = future
+        started = time.perf_counter()
+        async with http.post(f"{base}/api/messages", json=act) as resp:
+            await resp.read()
+            if resp.status != 200:
+                results.errors += 1
+                connector.pending.pop((conv, act["id"]), None)
+                continue
+        results.ack.append(time.perf_counter() - started)
+        try:
+            reply = await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            results.lost += 1
+            connector.pending.pop((conv, act["id"]), None)
+            continue
+        results.answer.append(time.perf_counter() - started)
+        if reply["conversation"]["id"] != conv or reply.get("replyToId") != act["id"]:
+            results.crossed += 1
+        card = (reply.get("attachments") or [{}])[0].get("content") or {}
+        vote = first_vote(card)
+        kind = "answer" if vote else "other"
+        results.kinds[kind] = results.kinds.get(kind, 0) + 1
+        if vote:
+            invoke = {
+                "type": "invoke",
+                "name": "adaptiveCard/action",
+                "id": uuid.uuid4().hex,
+                "serviceUrl": connector.base,
+                "channelId": "msteams",
+                "from": {"id": f"29:{user}", "aadObjectId": user},
+                "conversation": {"id": conv},
+                "recipient": {"id": "28:pmark"},
+                "value": {"action": {"type": "Action.Execute", "verb": "pmark.vote", "data": vote}},
+            }
+            for _ in range(2):  # a double click must store one row
+                async with http.post(f"{base}/api/messages", json=invoke) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        results.errors += 1
+            results.thumbs.add((vote["answer_id"], vote["itemno"], user))
+
+
+async def baseline(http: aiohttp.ClientSession, base: str, clients: int, each: int) -> list[float]:
+    latencies: list[float] = []
+
+    async def client() -> None:
+        for _ in range(each):
+            started = time.perf_counter()
+            async with http.get(f"{base}/healthz") as resp:
+                await resp.read()
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return latencies
+
+
+def prepare_data(data_dir: Path, env: dict[str, str]) -> None:
+    if (data_dir / "pmark.db").exists():
+        return
+    print(f"loading the demo catalog and history into {data_dir} …", flush=True)
+    subprocess.run([str(PMARK), "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def feedback_rows(data_dir: Path, env: dict[str, str]) -> int:
+    code = (
+        "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
+        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).feedback_count())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+async def main(args: argparse.Namespace) -> int:
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="pmark-bench-"))
+    )
+    port = args.port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMARK_")}
+    env.update(
+        {
+            "PMARK_DATA_DIR": str(data_dir),
+            "PMARK_HOST": "127.0.0.1",
+            "PMARK_PORT": str(port),
+            "PMARK_RATE_LIMIT_PER_MINUTE": "0",
+            "PMARK_LOG_LEVEL": "WARNING",
+        }
+    )
+    if os.environ.get("PMARK_POSTGRES_URL"):
+        env["PMARK_POSTGRES_URL"] = os.environ["PMARK_POSTGRES_URL"]
+    prepare_data(data_dir, env)
+    rows_before = feedback_rows(data_dir, env)
+    connector = Connector()
+    stub = await connector.start()
+    log = open(data_dir / "serve.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([str(PMARK), "serve"], env=env, stdout=log, stderr=log, cwd=str(REPO))
+    base = f"http://127.0.0.1:{port}"
+    results = Results()
+    try:
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn) as http:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    async with http.get(f"{base}/readyz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    print("pmark serve did not start; see", data_dir / "serve.log")
+                    return 2
+                await asyncio.sleep(0.2)
+            await baseline(http, base, 10, 20)  # warm-up
+            base_lat = await baseline(http, base, args.conversations, args.turns)
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    conversation(http, base, connector, i, args.turns, results, args.timeout)
+                    for i in range(args.conversations)
+                )
+            )
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        await stub.cleanup()
+    rows = feedback_rows(data_dir, env) - rows_before
+    turns = len(results.answer)
+    backend = "PostgreSQL" if "PMARK_POSTGRES_URL" in env else "SQLite"
+    print(
+        f"\n{args.conversations} conversations x {args.turns} turns, "
+        f"checkpoints on {backend}, no LLM"
+    )
+    print(f"turns answered      {turns} in {elapsed:.1f} s = {turns / elapsed:.1f} turns/s")
+    print(f"answers with cards  {results.kinds}")
+    hz50, hz95, hz99 = pct(base_lat, 0.5), pct(base_lat, 0.95), pct(base_lat, 0.99)
+    print(
+        f"baseline /healthz   p50 {hz50 * 1000:.1f} ms  p95 {hz95 * 1000:.1f} ms  "
+        f"p99 {hz99 * 1000:.1f} ms"
+    )
+    for name, values in (("HTTP ack", results.ack), ("answer", results.answer)):
+        p50, p95, p99 = pct(values, 0.5), pct(values, 0.95), pct(values, 0.99)
+        print(
+            f"{name:<19} p50 {p50 * 1000:.1f} ms  p95 {p95 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
+            f"   ratio to /healthz: p50 x{p50 / hz50:.1f}  p95 x{p95 / hz95:.1f}  "
+            f"p99 x{p99 / hz99:.1f}"
+        )
+    print(f"mean answer         {statistics.fmean(results.answer) * 1000:.1f} ms" if turns else "")
+    print(f"lost replies        {results.lost}")
+    print(f"crossed replies     {results.crossed}")
+    print(f"unexpected replies  {len(connector.unexpected)} (duplicates or unknown)")
+    print(f"HTTP errors         {results.errors}")
+    print(f"thumbs              {len(results.thumbs)} clicked twice each, {rows} rows stored")
+    ok = (
+        results.lost == 0
+        and results.crossed == 0
+        and not connector.unexpected
+        and results.errors == 0
+        and rows == len(results.thumbs)
+    )
+    print("OK" if ok else "FAILED")
+    if not args.data_dir:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", "-n", type=int, default=200)
+    parser.add_argument("--turns", "-m", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="20 conversations x 5 turns")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
+    parser.add_argument("--data-dir", help="reuse a data dir (demo data is loaded when empty)")
+    args = parser.parse_args()
+    if args.quick:
+        args.conversations, args.turns = 20, 5
+    return args
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))

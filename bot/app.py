@@ -1,0 +1,169 @@
+"""The one aiohttp app: Teams, Slack, health, readiness and metrics; `pmark serve` runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+from aiohttp import web
+
+from adapters.channels.botframework import BotFrameworkEndpoints
+from adapters.settings import Settings, get_settings
+from adapters.sql.repository import utcnow
+from agent.context import PMark
+from agent.runner import Agent
+from agent.service import open_agent
+from bot.feedback import FeedbackService
+from bot.health import CHECKS, READY, Check, add_routes
+from bot.jobs import start_background
+from bot.middleware import RateLimiter, body_limit, errors
+from bot.slack import SlackBot
+from bot.teams import TeamsBot
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("pmark_settings", Settings)
+CONTEXT = web.AppKey("pmark_context", PMark)
+AGENT = web.AppKey("pmark_agent", Agent)
+FEEDBACK = web.AppKey("pmark_feedback", FeedbackService)
+TEAMS = web.AppKey("pmark_teams", TeamsBot)
+SLACK = web.AppKey("pmark_slack", SlackBot)
+EVENT_RETENTION = timedelta(days=2)
+
+
+def _warm(ctx: PMark) -> None:
+    """Everything slow to build, built before the first request (off the event loop)."""
+    ctx.ensure_index()
+    _ = ctx.parser
+    ctx.embedder.encode(["warm up"])
+
+
+def _checks(ctx: PMark, agent: Agent) -> dict[str, Check]:
+    async def database() -> bool:
+        return await asyncio.to_thread(ctx.repo.ping)
+
+    async def checkpointer() -> bool:
+        return await agent.checkpointing.ping()
+
+    async def search() -> bool:
+        return await asyncio.to_thread(ctx.index.health)
+
+    checks: dict[str, Check] = {
+        "database": database,
+        "checkpointer": checkpointer,
+        "search": search,
+    }
+    llm = agent.deps.llm
+    if llm is not None:
+        checks["llm"] = llm.health
+    return checks
+
+
+def build_app(
+    settings: Settings | None = None,
+    *,
+    ctx: PMark | None = None,
+    endpoints: BotFrameworkEndpoints | None = None,
+) -> web.Application:
+    """The application; the agent opens at startup and closes at cleanup."""
+    settings = settings or get_settings()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[errors, body_limit(settings.max_body_bytes)],
+    )
+    app[SETTINGS] = settings
+    app[READY] = asyncio.Event()
+    app[CHECKS] = {}
+    background = start_background(app)
+
+    async def lifespan(app: web.Application) -> AsyncIterator[None]:
+        context = ctx or PMark(settings)
+        app[CONTEXT] = context
+        await asyncio.to_thread(_warm, context)
+        async with AsyncExitStack() as stack:
+            agent = await stack.enter_async_context(open_agent(context))
+            app[AGENT] = agent
+            limiter = RateLimiter(settings.rate_limit_per_minute)
+            feedback = FeedbackService(
+                context.repo,
+                settings.supervisors,
+                state=agent.state,
+                index=context.index_notifications,
+            )
+            app[FEEDBACK] = feedback
+            teams = TeamsBot(
+                settings, agent, context.repo, feedback, limiter, background, endpoints
+            )
+            stack.push_async_callback(teams.aclose)
+            app[TEAMS] = teams
+            if settings.slack_bot_token and settings.slack_signing_secret:
+                app[SLACK] = SlackBot(settings, agent, context.repo, feedback, limiter, background)
+            else:
+                log.info("Slack is not configured (PMARK_SLACK_BOT_TOKEN/SIGNING_SECRET)")
+            app[CHECKS].update(_checks(context, agent))
+            background.every(
+                "forget-delivery-ids",
+                3600,
+                lambda: asyncio.to_thread(
+                    context.repo.forget_events_before, utcnow() - EVENT_RETENTION
+                ),
+                first_delay=60,
+            )
+            background.spawn(teams.auth.prewarm(), name="prewarm-keys")
+            app[READY].set()
+            try:
+                yield
+            finally:
+                app[READY].clear()
+                # Let answers in flight reach their users before the agent closes.
+                await background.close()
+
+    # After start_background's hook: cleanup runs in reverse, so turns end before the agent.
+    app.cleanup_ctx.append(lifespan)
+    app.router.add_post("/api/messages", _teams_messages)
+    for path in ("/slack/events", "/slack/actions", "/slack/commands"):
+        app.router.add_post(path, _slack)
+    add_routes(app)
+    return app
+
+
+async def _teams_messages(request: web.Request) -> web.Response:
+    teams = request.app.get(TEAMS)
+    if teams is None:
+        return web.json_response({"error": "starting"}, status=503)
+    return await teams.handle(request)
+
+
+async def _slack(request: web.Request) -> web.Response:
+    slack = request.app.get(SLACK)
+    if slack is None:
+        return web.json_response({"error": "Slack is not configured"}, status=404)
+    return await slack.handle(request)
+
+
+def configure_logging(level: str) -> None:
+    """Plain timestamped logs on stderr."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def run(host: str | None = None, port: int | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (PMARK_HOST/PMARK_PORT unless given)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    host = host or settings.host
+    port = port or settings.port
+    log.info("PMark serving on http://%s:%d", host, port)
+    web.run_app(
+        build_app(settings),
+        host=host,
+        port=port,
+        access_log=None,
+        shutdown_timeout=10,
+        print=None,
+    )

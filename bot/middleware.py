@@ -1,0 +1,129 @@
+"""HTTP middlewares (body limit, errors, metrics) and the per-user rate limiter."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from prometheus_client import Counter, Histogram
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+HANDLER_ERRORS = Counter(
+    "pmark_handler_errors_total", "Unhandled exceptions in channel handlers", ["channel"]
+)
+HTTP_REQUESTS = Counter(
+    "pmark_http_requests_total", "HTTP requests by route and status", ["route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "pmark_http_request_duration_seconds",
+    "Time to answer an HTTP request (the answer of a turn may follow later)",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
+)
+RATE_LIMITED = Counter(
+    "pmark_rate_limited_total", "Messages refused by the rate limit", ["channel"]
+)
+
+
+def channel_of(path: str) -> str:
+    """The channel label of a request path."""
+    if path.startswith("/api/messages"):
+        return "teams"
+    if path.startswith("/slack"):
+        return "slack"
+    return "http"
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+def body_limit(max_bytes: int) -> Middleware:
+    """413 for a declared body over the limit (chunked bodies hit client_max_size on read)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > max_bytes:
+            return web.json_response({"error": f"request body over {max_bytes} bytes"}, status=413)
+        return await handler(request)
+
+    return middleware
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No exception escapes: HTTP errors pass through, anything else is a logged, counted 500."""
+    started = time.perf_counter()
+    route = _route(request)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        HANDLER_ERRORS.labels(channel_of(request.path)).inc()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error"}, status=500)
+    finally:
+        HTTP_REQUESTS.labels(route, str(status)).inc()
+        HTTP_SECONDS.labels(route).observe(time.perf_counter() - started)
+
+
+class RateLimiter:
+    """At most `per_minute` messages per user in any sliding minute."""
+
+    def __init__(self, per_minute: int, window: float = 60.0, max_users: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self.window = window
+        self.max_users = max_users
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count a message; False when the user is over the limit."""
+        if self.per_minute <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        hits = self._hits.get(key)
+        if hits is None:
+            if len(self._hits) >= self.max_users:
+                self._sweep(now)
+            hits = self._hits[key] = deque()
+        while hits and now - hits[0] >= self.window:
+            hits.popleft()
+        if len(hits) >= self.per_minute:
+            return False
+        hits.append(now)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or now - h[-1] >= self.window]:
+            del self._hits[key]
+
+
+def rate_limited_text(lang: str, per_minute: int) -> str:
+    """The polite refusal."""
+    if lang == "ko":
+        return (
+            f"잠시만요 🙏 메시지가 너무 빨리 들어오고 있어요 (1분에 {per_minute}건까지). "
+            "조금 뒤에 다시 보내 주세요."
+        )
+    return (
+        f"Just a moment 🙏 messages are coming in faster than I can take them "
+        f"(up to {per_minute} a minute). Please send it again shortly."
+    )
+
+
+def guess_lang(text: str) -> str:
+    """'ko' when the text has Hangul, else 'en' (for messages written before the agent runs)."""
+    return "ko" if any("\uac00" <= ch <= "\ud7a3" for ch in text) or not text.strip() else "en"

@@ -1,0 +1,560 @@
+"""Teams: POST /api/messages through botbuilder's CloudAdapter, answers as Adaptive Cards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import jwt
+import requests
+from aiohttp import web
+from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ConversationReference,
+)
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    MicrosoftAppCredentials,
+    ServiceClientCredentialsFactory,
+    UserTokenClient,
+)
+from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
+from msrest.authentication import Authentication
+
+from adapters.channels.botframework import BotFrameworkEndpoints, BotTokenSource
+from adapters.settings import Settings
+from adapters.sql.repository import Repository
+from agent.answer import error_text
+from agent.runner import Agent, thread_id_for
+from bot.cards import (
+    FILE_VERB,
+    VOTE_VERB,
+    failure_response,
+    invoke_card_response,
+    invoke_message_response,
+    plain_text,
+    teams_attachment,
+    teams_card,
+)
+from bot.feedback import FeedbackService, VoteResult
+from bot.jobs import Background
+from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CHANNEL = "teams"
+TURN_TIMEOUT = 120.0
+TYPING_EVERY = 3.0
+MAX_TEXT = 4000
+
+
+class _Config:
+    """The attribute-style configuration botbuilder's Configuration* classes read."""
+
+    def __init__(self, settings: Settings, endpoints: BotFrameworkEndpoints) -> None:
+        self.APP_ID = settings.microsoft_app_id or ""
+        self.APP_PASSWORD = (
+            settings.microsoft_app_password.get_secret_value()
+            if settings.microsoft_app_password
+            else ""
+        )
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
+        if endpoints.customized():
+            # Any of these switches botbuilder to its parameterized (private cloud) mode;
+            # then every value must be given, the public ones by default.
+            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = endpoints.metadata_url()
+            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = endpoints.issuer()
+            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = endpoints.login(self.APP_TENANTID or None)
+            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = endpoints.scope()
+            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = endpoints.metadata_url()
+            self.VALIDATE_AUTHORITY = False
+
+
+class _TokenCredentials(AppCredentials):  # type: ignore[misc]
+    """Credentials holding a token fetched asynchronously just before the connector call."""
+
+    def __init__(self, app_id: str, token: str, scope: str) -> None:
+        super().__init__(app_id=app_id, oauth_scope=scope)
+        self._token = token
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return self._token
+
+
+class TokenCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """Outbound credentials from BotTokenSource: no blocking MSAL call on the event loop.
+
+    botbuilder builds new MSAL credentials for every connector client, and MSAL fetches a token
+    synchronously (requests) inside the request pipeline; this factory fetches and caches tokens
+    with httpx instead. Managed identities keep botbuilder's own factory.
+    """
+
+    def __init__(self, settings: Settings, endpoints: BotFrameworkEndpoints) -> None:
+        self.app_id = settings.microsoft_app_id or ""
+        self._msi: ServiceClientCredentialsFactory | None = None
+        self.tokens: BotTokenSource | None = None
+        app_type = settings.microsoft_app_type.lower()
+        if app_type == "userassignedmsi":
+            self._msi = ConfigurationServiceClientCredentialFactory(_Config(settings, endpoints))
+        elif self.app_id and settings.microsoft_app_password:
+            tenant = settings.microsoft_app_tenant_id if app_type == "singletenant" else None
+            self.tokens = BotTokenSource(
+                self.app_id,
+                settings.microsoft_app_password.get_secret_value(),
+                endpoints.login(tenant),
+            )
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return bool(app_id) and app_id == self.app_id
+
+    async def is_authentication_disabled(self) -> bool:
+        return not self.app_id
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Authentication:
+        if self._msi is not None:
+            credentials: Authentication = await self._msi.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
+            return credentials
+        if not self.app_id:
+            empty: Authentication = MicrosoftAppCredentials.empty()
+            return empty
+        if app_id != self.app_id:
+            raise PermissionError("Invalid app_id")
+        if self.tokens is None:
+            raise PermissionError("no app password configured for outbound calls")
+        scope = oauth_scope or "https://api.botframework.com"
+        return _TokenCredentials(app_id, await self.tokens.token(scope), scope)
+
+    async def aclose(self) -> None:
+        if self.tokens is not None:
+            await self.tokens.aclose()
+
+
+class _AuthThread:
+    """A private event loop in a thread for token validation.
+
+    botbuilder validates JWTs with an OpenID key cache that refreshes with blocking
+    `requests.get` (daily, and at most hourly on an unknown key id, which anyone can send):
+    on this loop that never stalls the server's.
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="pmark-auth", daemon=True
+        )
+        self._thread.start()
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+class ThreadedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
+    """Delegates to botbuilder's authentication, validating tokens on the auth thread."""
+
+    def __init__(self, inner: BotFrameworkAuthentication, metadata_url: str | None) -> None:
+        self._inner = inner
+        self._metadata_url = metadata_url
+        self._auth = _AuthThread()
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        return await self._auth.run(self._inner.authenticate_request(activity, auth_header))
+
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
+        return await self._auth.run(
+            self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+        )
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._auth.run(self._inner.authenticate_channel_request(auth_header))
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._inner.create_connector_factory(claims_identity)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        return await self._inner.create_user_token_client(claims_identity)
+
+    def create_bot_framework_client(self) -> Any:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return str(self._inner.get_originating_audience())
+
+    async def prewarm(self) -> None:
+        """Fetch the channel's signing keys on the auth thread before the first request."""
+        if not self._metadata_url:
+            return
+        metadata = JwtTokenExtractor.get_open_id_metadata(self._metadata_url)
+        try:
+            await self._auth.run(metadata._refresh())
+            log.info("Bot Framework signing keys loaded from %s", self._metadata_url)
+        except Exception as exc:
+            log.warning("could not pre-load Bot Framework signing keys: %r", exc)
+
+    def close(self) -> None:
+        self._auth.close()
+
+
+def _base_and_chain(conversation_id: str) -> tuple[str, str | None]:
+    base, _, chain = conversation_id.partition(";messageid=")
+    return base, chain or None
+
+
+def _storable_reference(reference: ConversationReference) -> dict[str, Any]:
+    """The reference as stored for proactive posts: the channel itself, no message id."""
+    data: dict[str, Any] = reference.serialize()
+    data.pop("activityId", None)
+    conversation = dict(data.get("conversation") or {})
+    conversation["id"] = _base_and_chain(str(conversation.get("id", "")))[0]
+    data["conversation"] = conversation
+    return data
+
+
+def _user_id(activity: Activity) -> str:
+    sender = activity.from_property
+    if sender is None:
+        return ""
+    return str(getattr(sender, "aad_object_id", None) or sender.id or "")
+
+
+class TeamsBot:
+    """Turns activities into agent turns and responses into Adaptive Cards."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        agent: Agent,
+        repo: Repository,
+        feedback: FeedbackService,
+        limiter: RateLimiter,
+        background: Background,
+        endpoints: BotFrameworkEndpoints | None = None,
+    ) -> None:
+        self.settings = settings
+        self.agent = agent
+        self.repo = repo
+        self.feedback = feedback
+        self.limiter = limiter
+        self.background = background
+        self.app_id = settings.microsoft_app_id or ""
+        endpoints = endpoints or BotFrameworkEndpoints()
+        self.credentials = TokenCredentialFactory(settings, endpoints)
+        inner = ConfigurationBotFrameworkAuthentication(
+            _Config(settings, endpoints), credentials_factory=self.credentials
+        )
+        self.auth = ThreadedAuthentication(inner, endpoints.metadata_url() if self.app_id else None)
+        self.adapter = CloudAdapter(self.auth)
+        self.adapter.on_turn_error = self._on_turn_error
+        if not self.app_id:
+            log.warning(
+                "\n%s\n!! PMark Teams endpoint runs in EMULATOR MODE: no PMARK_MICROSOFT_APP_ID,\n"
+                "!! so /api/messages accepts UNAUTHENTICATED requests. Never expose it so.\n%s",
+                "!" * 78,
+                "!" * 78,
+            )
+
+    async def aclose(self) -> None:
+        """Release the auth thread and the token client."""
+        self.auth.close()
+        await self.credentials.aclose()
+
+    # HTTP --------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """POST /api/messages: 400 malformed, 401 unauthenticated, else the turn's result."""
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        raw = await request.read()
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "malformed JSON"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "an activity must be a JSON object"}, status=400)
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:
+            return web.json_response({"error": "malformed activity"}, status=400)
+        if not activity.type or not isinstance(activity.type, str):
+            return web.json_response({"error": "activity without a type"}, status=400)
+        header = request.headers.get("Authorization") or None
+        try:
+            auth = await self.auth.authenticate_request(activity, header)  # type: ignore[arg-type]
+        except requests.RequestException as exc:
+            log.error("cannot fetch Bot Framework signing keys: %r", exc)
+            return web.json_response({"error": "cannot validate tokens now"}, status=503)
+        except (PermissionError, jwt.PyJWTError, ValueError, KeyError, IndexError) as exc:
+            log.warning("rejected Teams request: %s", type(exc).__name__)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        except (AttributeError, TypeError) as exc:
+            # botbuilder dereferences missing keys/claims of malformed tokens.
+            log.warning("rejected Teams request: %s", type(exc).__name__)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if not activity.service_url or not activity.conversation or not activity.conversation.id:
+            return web.json_response(
+                {"error": "activity without serviceUrl/conversation"}, status=400
+            )
+        invoke = await self.adapter.process_activity(auth, activity, self.on_turn)
+        if invoke is not None:
+            return web.json_response(invoke.body or {}, status=int(invoke.status or 200))
+        return web.Response(status=200)
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        HANDLER_ERRORS.labels(CHANNEL).inc()
+        log.error(
+            "Teams turn failed",
+            exc_info=error,
+            extra={"activity_id": context.activity.id, "type": context.activity.type},
+        )
+        try:
+            if context.activity.type == ActivityTypes.message:
+                await context.send_activity(error_text(guess_lang(context.activity.text or "")))
+            elif context.activity.type == ActivityTypes.invoke:
+                body = invoke_message_response(error_text("ko"))
+                await context.send_activity(
+                    Activity(
+                        type=ActivityTypes.invoke_response,
+                        value=InvokeResponse(status=200, body=body),
+                    )
+                )
+        except Exception:
+            log.warning("could not tell the user about the failure", exc_info=True)
+
+    # Turn --------------------------------------------------------------------------------
+
+    async def on_turn(self, context: TurnContext) -> None:
+        """Dispatch one activity; unknown types are acknowledged and ignored."""
+        kind = context.activity.type
+        if kind == ActivityTypes.message:
+            await self._message(context)
+        elif kind == ActivityTypes.conversation_update:
+            await self._conversation_update(context)
+        elif kind == ActivityTypes.installation_update:
+            if (context.activity.action or "").startswith("add"):
+                await self._save_reference(context.activity)
+        elif kind == ActivityTypes.invoke:
+            await self._invoke(context)
+
+    async def _save_reference(self, activity: Activity) -> None:
+        reference = TurnContext.get_conversation_reference(activity)
+        stored = _storable_reference(reference)
+        await asyncio.to_thread(
+            self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
+        )
+
+    async def _first_delivery(self, activity: Activity) -> bool:
+        if not activity.id:
+            return True
+        base = _base_and_chain(activity.conversation.id)[0]
+        key = f"teams:{base}:{activity.type}:{activity.id}"
+        return await asyncio.to_thread(self.repo.claim_event, key)
+
+    async def _conversation_update(self, context: TurnContext) -> None:
+        activity = context.activity
+        me = activity.recipient.id if activity.recipient else None
+        added = [m.id for m in activity.members_added or []]
+        if me and me in added and await self._first_delivery(activity):
+            await self._save_reference(activity)
+            await context.send_activity(
+                "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
+                "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
+                "notification and find what fixed it before."
+            )
+
+    async def _message(self, context: TurnContext) -> None:
+        activity = context.activity
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value and value.get("verb") in (VOTE_VERB, FILE_VERB):
+            await self._submit(context, value)
+            return
+        if not await self._first_delivery(activity):
+            log.info("redelivered Teams activity %s ignored", activity.id)
+            return
+        await self._save_reference(activity)
+        text = _text_without_mention(activity)
+        user = _user_id(activity)
+        if not self.limiter.allow(f"{CHANNEL}:{user}"):
+            RATE_LIMITED.labels(CHANNEL).inc()
+            await context.send_activity(
+                rate_limited_text(guess_lang(text), self.limiter.per_minute)
+            )
+            return
+        try:
+            await context.send_activity(Activity(type=ActivityTypes.typing))
+        except Exception:
+            log.warning("could not send the typing indicator", exc_info=True)
+        reference = TurnContext.get_conversation_reference(activity)
+        base, chain = _base_and_chain(activity.conversation.id)
+        thread = thread_id_for(CHANNEL, base, chain)
+        turn_id = uuid.uuid4().hex
+        self.background.spawn(
+            self._answer(reference, thread, text, user, turn_id), name=f"teams-turn-{turn_id}"
+        )
+
+    async def _answer(
+        self, reference: ConversationReference, thread: str, text: str, user: str, turn_id: str
+    ) -> None:
+        """The slow part of a message, after the HTTP request was acknowledged."""
+
+        async def callback(context: TurnContext) -> None:
+            typing = asyncio.get_running_loop().create_task(self._keep_typing(context, reference))
+            try:
+                async with self.background.turn_slot():
+                    response = await asyncio.wait_for(
+                        self.agent.turn(thread, text, user_id=user, turn_id=turn_id),
+                        TURN_TIMEOUT,
+                    )
+            except Exception:
+                HANDLER_ERRORS.labels(CHANNEL).inc()
+                log.exception("Teams turn %s failed", turn_id, extra={"turn_id": turn_id})
+                response = failure_response(turn_id, text, thread)
+            finally:
+                typing.cancel()
+            response.setdefault("thread", thread)
+            reply = self._reply(response, reference)
+            sent = await context.adapter.send_activities(context, [reply])
+            self.feedback.remember(response, sent[0].id if sent and sent[0] else None)
+
+        try:
+            await self.adapter.continue_conversation(reference, callback, bot_app_id=self.app_id)
+        except Exception:
+            HANDLER_ERRORS.labels(CHANNEL).inc()
+            log.exception("could not deliver Teams answer %s", turn_id, extra={"turn_id": turn_id})
+
+    async def _keep_typing(self, context: TurnContext, reference: ConversationReference) -> None:
+        while True:
+            await asyncio.sleep(TYPING_EVERY)
+            try:
+                typing = TurnContext.apply_conversation_reference(
+                    Activity(type=ActivityTypes.typing), reference
+                )
+                await context.adapter.send_activities(context, [typing])
+            except Exception:
+                return
+
+    def _reply(self, response: dict[str, Any], reference: ConversationReference) -> Activity:
+        card = teams_card(response)
+        activity = Activity(
+            type=ActivityTypes.message,
+            summary=plain_text(response)[:200],
+            attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+            # Teams' own 👍/👎 under AI answers, reported as message/submitAction invokes.
+            channel_data={"feedbackLoopEnabled": True},
+        )
+        return TurnContext.apply_conversation_reference(activity, reference)
+
+    # Card actions ------------------------------------------------------------------------
+
+    async def _act(self, user: str, data: dict[str, Any]) -> VoteResult:
+        if data.get("verb") == FILE_VERB:
+            return await self.feedback.file(CHANNEL, user, data)
+        return await self.feedback.vote(CHANNEL, user, data, str(data.get("comment") or ""))
+
+    async def _submit(self, context: TurnContext, data: dict[str, Any]) -> None:
+        """Action.Submit fallback: the click arrives as a message; the card is updated in place."""
+        result = await self._act(_user_id(context.activity), data)
+        if result.response is None or not context.activity.reply_to_id:
+            return
+        card = teams_card(result.response, result.votes, result.filed)
+        update = Activity(
+            type=ActivityTypes.message,
+            id=context.activity.reply_to_id,
+            attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+        )
+        try:
+            await context.update_activity(update)
+        except Exception:
+            log.warning("could not update the card after a submit", exc_info=True)
+
+    async def _invoke(self, context: TurnContext) -> None:
+        activity = context.activity
+        name = activity.name or ""
+        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
+        body: Any = {}
+        if name == "adaptiveCard/action":
+            action = _dict(value.get("action"))
+            data = dict(_dict(action.get("data")))
+            data.setdefault("verb", action.get("verb"))
+            if data.get("verb") in (VOTE_VERB, FILE_VERB):
+                result = await self._act(_user_id(activity), data)
+                if result.response is not None:
+                    body = invoke_card_response(
+                        teams_card(result.response, result.votes, result.filed)
+                    )
+                else:
+                    body = invoke_message_response(
+                        "✓" if result.error is None else "이 답변은 더 이상 수정할 수 없어요."
+                    )
+            else:
+                body = invoke_message_response("✓")
+        elif name == "message/submitAction":
+            await self._ai_feedback(activity, value)
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)
+            )
+        )
+
+    async def _ai_feedback(self, activity: Activity, value: dict[str, Any]) -> None:
+        """Teams' built-in feedback buttons: a reaction and free text on the whole answer."""
+        action = _dict(value.get("actionValue"))
+        reaction = action.get("reaction")
+        vote = 1 if reaction == "like" else -1 if reaction == "dislike" else 0
+        comment = ""
+        raw = action.get("feedback")
+        if isinstance(raw, str):
+            try:
+                parsed = json.loads(raw)
+                comment = str(parsed.get("feedbackText", "")) if isinstance(parsed, dict) else raw
+            except ValueError:
+                comment = raw
+        message_id = activity.reply_to_id or ""
+        answer_id = self.feedback.answer_for_message(message_id) or f"msg:{message_id}"
+        await self.feedback.answer_feedback(CHANNEL, _user_id(activity), answer_id, vote, comment)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text_without_mention(activity: Activity) -> str:
+    text = activity.text or ""
+    if activity.recipient is not None:
+        try:
+            text = TurnContext.remove_recipient_mention(activity) or ""
+        except (KeyError, TypeError, AttributeError):
+            pass
+    return text.strip()[:MAX_TEXT]
+
+
+def _attachment_kwargs(attachment: dict[str, Any]) -> dict[str, Any]:
+    return {"content_type": attachment["contentType"], "content": attachment["content"]}
