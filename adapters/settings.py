@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(None, description="Token for /eval and admin endpoints.")
     timezone: str = Field("Asia/Seoul", description="Plant time zone for schedules.")
+    eval_schedule_enabled: bool = Field(
+        True,
+        description="Run the scheduled evaluation and checkpoint maintenance in `pmark serve`.",
+    )
     eval_cron: str = Field("0 2 * * *", description="Cron of the nightly evaluation run.")
     digest_teams_conversations: list[str] = Field(
         default_factory=list, description="Teams conversation ids that receive the digest."

@@ -22,6 +22,8 @@ from bot.jobs import start_background
 from bot.middleware import RateLimiter, body_limit, errors
 from bot.slack import SlackBot
 from bot.teams import TeamsBot
+from evaluation.page import eval_routes
+from evaluation.scheduler import start_scheduler, stop_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,9 @@ def build_app(
     app[READY] = asyncio.Event()
     app[CHECKS] = {}
     background = start_background(app)
+    context = ctx or PMark(settings)
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
-        context = ctx or PMark(settings)
         app[CONTEXT] = context
         await asyncio.to_thread(_warm, context)
         async with AsyncExitStack() as stack:
@@ -113,11 +115,20 @@ def build_app(
                 first_delay=60,
             )
             background.spawn(teams.auth.prewarm(), name="prewarm-keys")
+            scheduler = None
+            if settings.eval_schedule_enabled:
+                try:
+                    scheduler = await start_scheduler(context, agent)
+                except Exception:
+                    # The nightly evaluation is worth a log line, never a service that won't start.
+                    log.exception("evaluation scheduler did not start")
             app[READY].set()
             try:
                 yield
             finally:
                 app[READY].clear()
+                if scheduler is not None:
+                    await stop_scheduler(scheduler)
                 # Let answers in flight reach their users before the agent closes.
                 await background.close()
 
@@ -127,6 +138,7 @@ def build_app(
     for path in ("/slack/events", "/slack/actions", "/slack/commands"):
         app.router.add_post(path, _slack)
     add_routes(app)
+    app.add_routes(eval_routes(context))
     return app
 
 

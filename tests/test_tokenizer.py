@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters.domain import CatalogEntry
-from adapters.text.tokenizer import Tokenizer, catalog_user_words, tokenizer_for
+from adapters.text.tokenizer import Tokenizer, tokenizer_for
 
 CATALOG = [
     CatalogEntry("failure_mode", "LEAK", "누유", "Oil leak", ("오일 샘", "누설", "새다", "leak")),
@@ -86,10 +86,15 @@ def test_query_string_joins_tokens(tok: Tokenizer) -> None:
     assert tok.query_string("펌프 누유") == "펌프 누유"
 
 
-def test_verb_form_synonyms_are_left_to_kiwi() -> None:
-    words = catalog_user_words(CATALOG)
-    assert "누유" in words and "씰" in words
-    assert "깨짐" not in words  # a verb form: its stem 깨지 must keep matching 깨졌다
+def test_verb_form_synonyms_are_left_to_kiwi(tok: Tokenizer) -> None:
+    assert {"누유", "씰"} <= tok.user_words
+    assert "깨짐" not in tok.user_words  # a verb form: its stem 깨지 must keep matching 깨졌다
+    assert "깨지" in tok.tokens("유리가 깨졌다") and "깨지" in tok.tokens("유리 깨짐")
+
+
+def test_compound_names_stay_splittable(tok: Tokenizer) -> None:
+    # Registering 냉각수펌프 whole would stop it matching "냉각수 펌프".
+    assert Tokenizer(["냉각수펌프"]).tokens("냉각수펌프 누설")[:2] == ["냉각수", "펌프"]
 
 
 def test_shared_between_threads(tok: Tokenizer) -> None:

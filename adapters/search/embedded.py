@@ -218,22 +218,21 @@ class EmbeddedIndex:
                 )
         else:
             meta_path.write_text(json.dumps({"dim": self.dim, "format": 1}), encoding="utf-8")
-        records = list(_read_log(self._log_path))
-        slots = [int(r["slot"]) for r in records if r["op"] == "u"]
-        used = max(slots) + 1 if slots else 0
         size = self._vector_path.stat().st_size if self._vector_path.exists() else 0
-        if used * self.dim * 4 > size:
-            raise ValueError(f"index log in {self.directory} refers to missing vectors")
-        self._reserve(used)
-        if used:
-            self._vectors.load(self._vector_path, used)
-        for record in records:
+        stored = size // (self.dim * 4)
+        self._reserve(stored)
+        if stored:
+            self._vectors.load(self._vector_path, stored)
+        # The log is streamed: holding all its records at once would double the memory peak.
+        for record in _read_log(self._log_path):
             if record["op"] == "d":
                 old = self._slot_of.get(str(record["itemno"]))
                 if old is not None:
                     self._retire(old)
                 continue
             slot = int(record["slot"])
+            if slot >= stored:
+                raise ValueError(f"index log in {self.directory} refers to missing vectors")
             while self._n < slot:  # slots whose log line was lost stay dead
                 self._docs.append(None)
                 self._n += 1

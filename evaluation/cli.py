@@ -1,0 +1,293 @@
+"""`pmark eval …`: gold-set evaluations, A/B comparisons and the digest (a typer sub-app)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from evaluation.datasets import DEFAULT_PARSE_GOLD, DEFAULT_RETRIEVAL_GOLD, GoldFormatError
+from evaluation.runner import (
+    EvaluationError,
+    Evaluator,
+    ProgressFn,
+    RunResult,
+    build_digest,
+    config_task,
+    digest_payload,
+    digest_targets,
+    live_node_latency,
+    send_digest,
+)
+
+if TYPE_CHECKING:
+    from agent.context import PMark
+
+eval_app = typer.Typer(
+    help="How good PMark is: gold sets, A/B comparisons, the digest.", no_args_is_help=True
+)
+err = Console(stderr=True)
+
+GoldOpt = Annotated[
+    Path, typer.Option("--gold", exists=True, dir_okay=False, help="Gold set (JSONL).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")]
+KOpt = Annotated[int, typer.Option("--k", min=1, max=100, help="Cut-off of the ranking metrics.")]
+WorkersOpt = Annotated[
+    int,
+    typer.Option("--workers", min=0, help="Parallel worker processes (0 = one per core, max 4)."),
+]
+
+
+def _context() -> PMark:
+    from agent.context import PMark
+
+    return PMark()
+
+
+def _workers(requested: int) -> int:
+    return requested if requested > 0 else max(1, min(4, os.cpu_count() or 1))
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressFn]:
+    """A rich progress bar per stage on stderr; silent when stderr is not a terminal."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def step(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    with progress:
+        yield step
+
+
+def _evaluate(workers: int, action: str, **kwargs: Any) -> RunResult:
+    ctx = _context()
+    try:
+        with _progress() as step:
+            evaluator = Evaluator(ctx, workers=_workers(workers), progress=step)
+            if action == "compare":
+                return evaluator.compare(**kwargs)
+            return evaluator.run(**kwargs)
+    except (GoldFormatError, EvaluationError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _pct(value: Any) -> str:
+    return f"{value * 100:.1f}%" if isinstance(value, int | float) else "–"
+
+
+def _print_parsing(m: dict[str, Any]) -> None:
+    fields = ", ".join(f"{f} {_pct(v)}" for f, v in m["field_accuracy"].items())
+    typer.echo(f"parsing: {m['n']} sentences, weighted accuracy {_pct(m['weighted_accuracy'])}")
+    typer.echo(f"  exact match by field: {fields}")
+    if m.get("by_language"):
+        langs = ", ".join(f"{k} {_pct(v)}" for k, v in m["by_language"].items())
+        typer.echo(f"  by language: {langs}")
+
+
+def _print_retrieval(m: dict[str, Any]) -> None:
+    k = m["k"]
+    typer.echo(
+        f"retrieval: {m['n']} queries ({m['n_skipped']} without relevant items skipped): "
+        f"P@{k} {_pct(m['precision_at_k'])}, Recall@{k} {_pct(m['recall_at_k'])}, "
+        f"MRR@{k} {_pct(m['mrr'])}, nDCG@{k} {_pct(m['ndcg_at_k'])}, "
+        f"hit rate {_pct(m['hit_rate'])}"
+    )
+
+
+def _print_feedback(m: dict[str, Any]) -> None:
+    typer.echo(
+        f"feedback: {m['up']} 👍 / {m['down']} 👎; {m['n_judged_queries']} of {m['n_queries']} "
+        f"judged queries; judged precision {_pct(m['precision'])}, "
+        f"coverage {_pct(m['coverage'])}"
+    )
+
+
+@eval_app.command("parsing")
+def parsing_cmd(
+    gold: GoldOpt,
+    as_json: JsonOpt = False,
+    config: Annotated[str, typer.Option("--config", help="vectors | novectors")] = "vectors",
+    workers: WorkersOpt = 0,
+) -> None:
+    """Parsing accuracy on a gold set (stored as a run)."""
+    result = _evaluate(
+        workers,
+        "run",
+        parse_gold=gold,
+        retrieval_gold=None,
+        kind="parsing",
+        feedback=False,
+        parse_config=config,
+    )
+    metrics = result.metrics["parsing"]
+    if as_json:
+        _echo_json({**metrics, "run_id": result.run_id, "config": config})
+    else:
+        _print_parsing(metrics)
+        typer.echo(f"stored as run {result.run_id}")
+
+
+@eval_app.command("retrieval")
+def retrieval_cmd(
+    gold: GoldOpt,
+    k: KOpt = 5,
+    as_json: JsonOpt = False,
+    config: Annotated[
+        str, typer.Option("--config", help="hybrid | bm25 | vector | prototype | alpha=X")
+    ] = "hybrid",
+    workers: WorkersOpt = 0,
+) -> None:
+    """Precision/Recall@k, MRR and nDCG of what `pmark search` returns (stored as a run)."""
+    result = _evaluate(
+        workers,
+        "run",
+        parse_gold=None,
+        retrieval_gold=gold,
+        k=k,
+        kind="retrieval",
+        feedback=False,
+        retrieval_config=config,
+    )
+    metrics = result.metrics["retrieval"]
+    if as_json:
+        _echo_json({**metrics, "run_id": result.run_id, "config": config})
+    else:
+        _print_retrieval(metrics)
+        typer.echo(f"stored as run {result.run_id}")
+
+
+@eval_app.command("run")
+def run_cmd(
+    parse_gold: Annotated[
+        Path, typer.Option("--parse-gold", exists=True, dir_okay=False, help="Parse gold set.")
+    ] = DEFAULT_PARSE_GOLD,
+    retrieval_gold: Annotated[
+        Path,
+        typer.Option("--retrieval-gold", exists=True, dir_okay=False, help="Retrieval gold set."),
+    ] = DEFAULT_RETRIEVAL_GOLD,
+    k: KOpt = 5,
+    as_json: JsonOpt = False,
+    feedback: Annotated[
+        bool, typer.Option("--feedback/--no-feedback", help="Also score supervisors' thumbs.")
+    ] = True,
+    workers: WorkersOpt = 0,
+) -> None:
+    """Everything: parsing, retrieval and supervisors' thumbs; stored as a full run."""
+    result = _evaluate(
+        workers, "run", parse_gold=parse_gold, retrieval_gold=retrieval_gold, k=k, feedback=feedback
+    )
+    if as_json:
+        _echo_json({"run_id": result.run_id, **result.metrics})
+        return
+    _print_parsing(result.metrics["parsing"])
+    _print_retrieval(result.metrics["retrieval"])
+    if "feedback" in result.metrics:
+        _print_feedback(result.metrics["feedback"])
+    typer.echo(f"stored as run {result.run_id} ({result.metrics['duration_s']:.1f} s)")
+
+
+@eval_app.command("compare")
+def compare_cmd(
+    a: Annotated[str, typer.Argument(help="Configuration A (e.g. hybrid, vectors).")],
+    b: Annotated[str, typer.Argument(help="Configuration B (e.g. bm25, novectors, prototype).")],
+    gold: Annotated[
+        Path | None,
+        typer.Option("--gold", exists=True, dir_okay=False, help="Gold set (default per task)."),
+    ] = None,
+    k: KOpt = 5,
+    as_json: JsonOpt = False,
+    workers: WorkersOpt = 0,
+) -> None:
+    """A/B: two configurations on the same set, difference A − B and a paired permutation test."""
+    try:
+        task = config_task(a)
+    except EvaluationError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    default = DEFAULT_PARSE_GOLD if task == "parsing" else DEFAULT_RETRIEVAL_GOLD
+    path = gold or default
+    kwargs: dict[str, Any] = {"k": k}
+    kwargs["parse_gold" if task == "parsing" else "retrieval_gold"] = path
+    result = _evaluate(workers, "compare", a=a, b=b, **kwargs)
+    m = result.metrics
+    if as_json:
+        _echo_json({"run_id": result.run_id, **m})
+        return
+    typer.echo(f"{task}: {a} (A) vs {b} (B) on {m['n_pairs']} paired items")
+    for name, diff in m["difference"].items():
+        va = _lookup(m["a"]["metrics"], name)
+        vb = _lookup(m["b"]["metrics"], name)
+        p = m["p_value"][name]
+        mark = " *" if p < 0.05 else ""
+        typer.echo(
+            f"  {name:<28} A {_pct(va):>7}  B {_pct(vb):>7}  A−B {diff * 100:+6.1f}pp  "
+            f"p={p:.4f}{mark}"
+        )
+    typer.echo(f"stored as run {result.run_id}  (* p < 0.05)")
+
+
+def _lookup(metrics: dict[str, Any], dotted: str) -> Any:
+    node: Any = metrics
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+@eval_app.command("digest")
+def digest_cmd(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print {teams, slack} JSON instead of posting.")
+    ] = False,
+    language: Annotated[str, typer.Option("--language", help="ko | en | both")] = "both",
+) -> None:
+    """The evaluation digest from the stored runs, posted to Teams/Slack (or printed)."""
+    if language not in ("ko", "en", "both"):
+        err.print("[red]error:[/] --language must be ko, en or both")
+        raise typer.Exit(2)
+    ctx = _context()
+    digest = build_digest(ctx.repo, language=language, latency=live_node_latency())  # type: ignore[arg-type]
+    if dry_run:
+        typer.echo(json.dumps(digest_payload(digest), ensure_ascii=False, indent=2))
+        return
+    if not digest_targets(ctx.settings):
+        err.print(
+            "[red]error:[/] no digest target configured "
+            "(PMARK_DIGEST_TEAMS_CONVERSATIONS / PMARK_DIGEST_SLACK_CHANNELS); use --dry-run"
+        )
+        raise typer.Exit(1)
+    posted, targets = asyncio.run(send_digest(ctx, digest))
+    typer.echo(f"digest posted to {posted} of {targets} targets")
+    if posted < targets:
+        raise typer.Exit(1)
