@@ -11,10 +11,16 @@ def make_search_index(
     settings: Settings, embedder_dim: int, tokenizer: Tokenizer | None = None
 ) -> SearchIndex:
     """Open the search index for these settings; pass the catalog tokenizer to keep its words."""
-    if settings.weaviate_url:
-        from adapters.search.weaviate import WeaviateIndex
-
-        return WeaviateIndex.from_settings(settings, embedder_dim, tokenizer)
     from adapters.search.embedded import EmbeddedIndex
 
-    return EmbeddedIndex(embedder_dim, settings.data_dir / "index", tokenizer)
+    embedded = EmbeddedIndex(embedder_dim, settings.data_dir / "index", tokenizer)
+    if not settings.weaviate_url:
+        return embedded
+    from adapters.search.fallback import FallbackIndex
+    from adapters.search.weaviate import WeaviateIndex
+
+    # The embedded index mirrors Weaviate so a Weaviate outage degrades search instead of
+    # failing turns.
+    return FallbackIndex(
+        lambda: WeaviateIndex.from_settings(settings, embedder_dim, tokenizer), embedded
+    )
