@@ -49,6 +49,9 @@ async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         log.warning("search failed: %s", type(exc).__name__)
         degraded.append("search")
         hits = []
+    if getattr(deps.recommender.ctx.index, "degraded", False):
+        # Weaviate is down and its embedded mirror answered: say so on the card.
+        degraded.append("search-fallback")
     return {"hits": [_hit_dict(h) for h in hits], "degraded": degraded}
 
 
