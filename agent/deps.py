@@ -30,6 +30,9 @@ class AgentDeps:
     def from_context(cls, ctx: PMark, llm: LLM | None = None) -> AgentDeps:
         """Build from the process context (the search index is checked against the database)."""
         ctx.ensure_index()
+        refresh = getattr(ctx.index, "refresh", None)
+        if callable(refresh):
+            refresh()  # build BM25 now, not on the first technician's turn
         entries = ctx.catalog()
         return cls(
             settings=ctx.settings,
