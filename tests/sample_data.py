@@ -7,6 +7,8 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from adapters.domain import NOTIFICATION_COLUMNS
+
 CATALOG = [
     ("location", "SEO", "서울공장", "Seoul Plant", "서울|seoul|서울 공장", ""),
     ("location", "SEO-PK", "서울공장 포장동", "Seoul Packing Hall", "포장동|packing hall", "SEO"),
@@ -69,19 +71,7 @@ def write_history(path: Path, n: int = 80, seed: int = 7) -> Path:
     start = datetime(2024, 1, 1)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "itemno",
-                "created_at",
-                "location",
-                "equipment",
-                "failure_mode",
-                "priority",
-                "title",
-                "details",
-                "resolution",
-            ]
-        )
+        w.writerow(NOTIFICATION_COLUMNS)
         for i in range(n):
             (eq, fm), fixes = rnd.choice(sorted(FIXES.items()))
             loc = rnd.choice(locations)

@@ -106,6 +106,20 @@ class SearchIndex(Protocol):
         ...
 
 
+def checked_vectors(
+    notifications: Sequence[Notification], vectors: npt.NDArray[np.float32], dim: int
+) -> npt.NDArray[np.float32]:
+    """The vectors as an (n, dim) float32 matrix, or ValueError when they do not fit."""
+    if len(notifications) != len(vectors):
+        raise ValueError(f"{len(notifications)} notifications but {len(vectors)} vectors")
+    if not notifications:
+        return np.zeros((0, dim), dtype=np.float32)
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(notifications), -1)
+    if matrix.shape[1] != dim:
+        raise ValueError(f"vectors have dimension {matrix.shape[1]}, index has {dim}")
+    return matrix
+
+
 def min_max(scores: Mapping[str, float]) -> dict[str, float]:
     """Scores rescaled to [0, 1] over the candidate set (all equal -> all 1), like Weaviate."""
     if not scores:

@@ -29,6 +29,7 @@ from adapters.search.base import (
     SearchFilters,
     SearchHit,
     candidate_count,
+    checked_vectors,
     explain,
     object_id,
     relative_score_fusion,
@@ -261,13 +262,9 @@ class EmbeddedIndex:
         self, notifications: Sequence[Notification], vectors: npt.NDArray[np.float32]
     ) -> int:
         """Insert or replace notifications by itemno; vectors row i belongs to notification i."""
-        if len(notifications) != len(vectors):
-            raise ValueError(f"{len(notifications)} notifications but {len(vectors)} vectors")
+        matrix = checked_vectors(notifications, vectors, self.dim)
         if not notifications:
             return 0
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(notifications), -1)
-        if matrix.shape[1] != self.dim:
-            raise ValueError(f"vectors have dimension {matrix.shape[1]}, index has {self.dim}")
         token_lists = self.tokenizer.tokens_batch([n.search_text() for n in notifications])
         with self._lock:
             self._reserve(len(notifications))

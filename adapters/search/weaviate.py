@@ -27,7 +27,7 @@ from weaviate.collections import Collection
 from weaviate.collections.classes.filters import _Filters
 
 from adapters.domain import Notification
-from adapters.search.base import SearchFilters, SearchHit, explain, object_id
+from adapters.search.base import SearchFilters, SearchHit, checked_vectors, explain, object_id
 from adapters.search.embedded import BM25_B, BM25_K1, CODE_FIELDS, to_utc
 from adapters.settings import Settings
 from adapters.text.tokenizer import Tokenizer
@@ -205,13 +205,9 @@ class WeaviateIndex:
         self, notifications: Sequence[Notification], vectors: npt.NDArray[np.float32]
     ) -> int:
         """Insert or replace (same itemno -> same object id); raises if any object fails."""
-        if len(notifications) != len(vectors):
-            raise ValueError(f"{len(notifications)} notifications but {len(vectors)} vectors")
+        matrix = checked_vectors(notifications, vectors, self.dim)
         if not notifications:
             return 0
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(notifications), -1)
-        if matrix.shape[1] != self.dim:
-            raise ValueError(f"vectors have dimension {matrix.shape[1]}, index has {self.dim}")
         token_lists = self.tokenizer.tokens_batch([n.search_text() for n in notifications])
         for start in range(0, len(notifications), INSERT_CHUNK):
             chunk = range(start, min(start + INSERT_CHUNK, len(notifications)))
