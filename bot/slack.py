@@ -8,10 +8,12 @@ import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import Settings
@@ -54,6 +56,7 @@ class SlackBot:
         self.client = AsyncWebClient(
             token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
         )
+        self._verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self.app = AsyncApp(
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
@@ -65,6 +68,19 @@ class SlackBot:
 
     async def handle(self, request: web.Request) -> web.Response:
         """Translate aiohttp <-> Bolt (Bolt verifies the signature and its 5-minute window)."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not timestamp.isdigit():
+            return web.json_response({"error": "invalid request timestamp"}, status=401)
+        raw = await request.read()
+        try:
+            signed = self._verifier.is_valid_request(
+                raw, {k.lower(): v for k, v in request.headers.items()}
+            )
+        except UnicodeDecodeError:
+            return web.json_response({"error": "body is not UTF-8"}, status=400)
+        if signed and not _well_formed(raw, request.headers.get("Content-Type", "")):
+            # Signed, so it is Slack (or a leaked secret), but Bolt cannot read it.
+            return web.json_response({"error": "malformed body"}, status=400)
         bolt_request = await to_bolt_request(request)
         bolt_response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
@@ -213,6 +229,20 @@ class SlackBot:
             )
         except Exception:
             log.warning("could not update the Slack message", exc_info=True)
+
+
+def _well_formed(raw: bytes, content_type: str) -> bool:
+    """A body Bolt can parse: a JSON object, or a form whose `payload` is a JSON object."""
+    try:
+        text = raw.decode("utf-8")
+        if "application/json" in content_type:
+            return isinstance(json.loads(text), dict)
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form:
+            return isinstance(json.loads(form["payload"][0]), dict)
+        return True
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
 
 
 def _value(action: dict[str, Any]) -> dict[str, Any]:

@@ -296,7 +296,7 @@ class TeamsBot:
         raw = await request.read()
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return web.json_response({"error": "malformed JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "an activity must be a JSON object"}, status=400)
@@ -317,6 +317,10 @@ class TeamsBot:
             return web.json_response({"error": "unauthorized"}, status=401)
         except (AttributeError, TypeError) as exc:
             # botbuilder dereferences missing keys/claims of malformed tokens.
+            log.warning("rejected Teams request: %s", type(exc).__name__)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        except Exception as exc:
+            # botbuilder raises a bare Exception for e.g. a disallowed signing algorithm.
             log.warning("rejected Teams request: %s", type(exc).__name__)
             return web.json_response({"error": "unauthorized"}, status=401)
         if not activity.service_url or not activity.conversation or not activity.conversation.id:
