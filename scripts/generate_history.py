@@ -15,18 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from adapters.domain import NOTIFICATION_COLUMNS
+
 REPO = Path(__file__).resolve().parents[1]
-COLUMNS = (
-    "itemno",
-    "created_at",
-    "location",
-    "equipment",
-    "failure_mode",
-    "priority",
-    "title",
-    "details",
-    "resolution",
-)
+COLUMNS = NOTIFICATION_COLUMNS
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 START = datetime(2022, 1, 3, 0, 0)
 SPAN_DAYS = 3 * 365

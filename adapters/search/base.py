@@ -120,6 +120,14 @@ def checked_vectors(
     return matrix
 
 
+def checked_query_vector(vector: npt.NDArray[np.float32], dim: int) -> npt.NDArray[np.float32]:
+    """A query vector as a flat float32 array, or ValueError when its dimension is wrong."""
+    q = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if q.shape[0] != dim:
+        raise ValueError(f"query vector has dimension {q.shape[0]}, index has {dim}")
+    return q
+
+
 def min_max(scores: Mapping[str, float]) -> dict[str, float]:
     """Scores rescaled to [0, 1] over the candidate set (all equal -> all 1), like Weaviate."""
     if not scores:

@@ -29,6 +29,7 @@ from adapters.search.base import (
     SearchFilters,
     SearchHit,
     candidate_count,
+    checked_query_vector,
     checked_vectors,
     explain,
     object_id,
@@ -415,9 +416,7 @@ class EmbeddedIndex:
         limit: int = 10,
     ) -> list[SearchHit]:
         """Hybrid query with relative score fusion over max(limit, 100) candidates per side."""
-        q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if q.shape[0] != self.dim:
-            raise ValueError(f"query vector has dimension {q.shape[0]}, index has {self.dim}")
+        q = checked_query_vector(vector, self.dim)
         tokens = self.tokenizer.tokens(text)
         alpha = min(1.0, max(0.0, alpha))
         if not tokens:

@@ -27,7 +27,14 @@ from weaviate.collections import Collection
 from weaviate.collections.classes.filters import _Filters
 
 from adapters.domain import Notification
-from adapters.search.base import SearchFilters, SearchHit, checked_vectors, explain, object_id
+from adapters.search.base import (
+    SearchFilters,
+    SearchHit,
+    checked_query_vector,
+    checked_vectors,
+    explain,
+    object_id,
+)
 from adapters.search.embedded import BM25_B, BM25_K1, CODE_FIELDS, to_utc
 from adapters.settings import Settings
 from adapters.text.tokenizer import Tokenizer
@@ -274,9 +281,7 @@ class WeaviateIndex:
         limit: int = 10,
     ) -> list[SearchHit]:
         """Server-side hybrid query with relativeScoreFusion; alpha weights the vector side."""
-        q = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if q.shape[0] != self.dim:
-            raise ValueError(f"query vector has dimension {q.shape[0]}, index has {self.dim}")
+        q = checked_query_vector(vector, self.dim)
         alpha = min(1.0, max(0.0, alpha))
         where = _where(filters)
         if filters is not None and any(not codes for codes in filters.code_filters().values()):
