@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from typing import Any
 
 from agent.deps import AgentDeps
@@ -56,7 +56,11 @@ async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
 
 
 def _hit_dict(hit: Any) -> dict[str, Any]:
-    data = asdict(hit) if hasattr(hit, "__dataclass_fields__") else dict(vars(hit))
+    # Shallow on purpose: asdict deep-copies every field, a few ms per turn for 60 hits.
+    if is_dataclass(hit):
+        data = {f.name: getattr(hit, f.name) for f in fields(hit)}
+    else:
+        data = dict(vars(hit))
     created = data.get("created_at")
     if created is not None and not isinstance(created, str):
         data["created_at"] = created.isoformat()
