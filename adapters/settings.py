@@ -36,8 +36,22 @@ class Settings(BaseSettings):
     db_pool_recycle: int = Field(
         1800, description="Seconds before a pooled connection is recycled."
     )
+    db_connect_timeout: float = Field(
+        1.0,
+        description="Seconds to wait for a database connection before the database counts as "
+        "unavailable: the message is then kept in the local spool, the user is told, and the "
+        "answer follows when the database is back.",
+    )
     postgres_url: str | None = Field(
         None, description="PostgreSQL URL (postgresql://…) for LangGraph checkpoints."
+    )
+    checkpoint_synchronous_commit: bool = Field(
+        False,
+        description=(
+            "Wait for the WAL flush on every checkpoint write. Off, a PostgreSQL crash may lose "
+            "the last fraction of a second of checkpoints (never a clean stop or a PMark crash), "
+            "and a turn costs several milliseconds less."
+        ),
     )
     weaviate_url: str | None = Field(
         None, description="Weaviate HTTP URL; the embedded hybrid index is used when unset."
@@ -50,6 +64,14 @@ class Settings(BaseSettings):
     )
     weaviate_tokenization: str = Field(
         "kiwi", description="'kiwi' (pre-tokenized, same as embedded) or 'kagome_kr'."
+    )
+    weaviate_timeout: float = Field(
+        2.0,
+        description="Seconds before a Weaviate query or connection attempt fails; the embedded "
+        "mirror answers meanwhile.",
+    )
+    weaviate_retry_seconds: float = Field(
+        5.0, description="Seconds between reconnection attempts while Weaviate is down."
     )
     embedder: str = Field(
         "use", description="'use' (multilingual USE v3) or 'st' (sentence-transformers)."

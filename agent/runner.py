@@ -20,8 +20,13 @@ from agent.intent import followup_index, is_new_report
 from agent.locks import ThreadLocks
 from agent.metrics import DEGRADED, TURN_SECONDS, TURNS
 from agent.nodes.validate import clean_text
+from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outage
+from agent.pgsaver import turn_connection
 
 log = logging.getLogger(__name__)
+# Checkpoint metadata naming the turn that wrote a checkpoint: a turn retried after a lost
+# connection, or replayed from the spool, finishes what it saved instead of running twice.
+TURN_KEY = "pmark_turn"
 
 
 def thread_id_for(channel: str, conversation: str, reply_chain: str | None = None) -> str:
@@ -45,18 +50,98 @@ class Agent:
         self.repo = repo
         self.durability = durability
         self.graph = build_graph(deps, checkpointing.saver)
-        self.locks = ThreadLocks(checkpointing.lock_pool)
+        self.locks = ThreadLocks(checkpointing.lock_pool, checkpointing.connect_timeout)
+        self.watch = DatabaseWatch(self._probe, checkpointing.recover)
+        checkpointing.guard(lambda: self.watch.blocking)
+
+    async def _probe(self) -> bool:
+        """Whether the checkpoint store and the application database both answer."""
+        if not await self.checkpointing.probe():
+            return False
+        if self.repo is not None:
+            return await asyncio.to_thread(self.repo.ping)
+        return True
+
+    def _check_database(self) -> None:
+        if self.watch.blocking:
+            raise DatabaseUnavailable("the database is unavailable")
 
     async def turn(
         self, thread_id: str, text: str, user_id: str = "", turn_id: str | None = None
     ) -> dict[str, Any]:
-        """Handle one message and return the structured response."""
+        """Handle one message and return the structured response.
+
+        Raises `DatabaseUnavailable` (having done nothing that a later call with the same
+        `turn_id` would repeat) when the checkpoint store cannot be reached.
+        """
         started = time.perf_counter()
         turn_id = turn_id or uuid.uuid4().hex
         text, user_id = clean_text(text), clean_text(user_id)
+        self._check_database()
+        try:
+            result = await self._locked_turn(thread_id, text, user_id, turn_id)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if not await self.watch.probe_now():
+                raise DatabaseUnavailable("the database is unavailable") from exc
+            await self.checkpointing.recover()
+            DB_RETRIES.labels("turn").inc()
+            # The server is there: a connection died under the turn (pg_terminate_backend, a
+            # failover). Once more on fresh connections; the turn id makes the retry finish,
+            # not repeat, whatever the first attempt checkpointed.
+            log.warning(
+                "database connection lost during a turn; retrying it once (%s)",
+                type(exc).__name__,
+                extra={"thread_id": thread_id, "turn_id": turn_id},
+            )
+            try:
+                result = await self._locked_turn(thread_id, text, user_id, turn_id)
+            except Exception as again:
+                if not is_outage(again):
+                    raise
+                self.watch.failed(again)
+                raise DatabaseUnavailable("the database is unavailable") from again
+        response = self._response(result, turn_id)
+        response["thread"] = thread_id
+        elapsed = time.perf_counter() - started
+        TURN_SECONDS.observe(elapsed)
+        TURNS.labels(response.get("kind", "answer")).inc()
+        for part in response.get("degraded") or []:
+            DEGRADED.labels(part).inc()
+        if self.repo is not None:
+            try:
+                await asyncio.to_thread(self.repo.touch_thread, thread_id)
+            except Exception as exc:
+                # Bookkeeping for pruning only: never worth losing the answer over.
+                log.warning("could not record the turn on %s: %r", thread_id, exc)
+        log.info(
+            "turn done",
+            extra={
+                "turn_id": turn_id,
+                "thread_id": thread_id,
+                "kind": response.get("kind"),
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
+        return response
+
+    async def _locked_turn(
+        self, thread_id: str, text: str, user_id: str, turn_id: str
+    ) -> dict[str, Any]:
+        """One attempt at the turn under the conversation's lock; the graph's raw result."""
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
-        async with self.locks.hold(thread_id):
+        mine: dict[str, Any] = {**config, "metadata": {TURN_KEY: turn_id}}
+        async with self.locks.hold(thread_id) as conn, turn_connection(conn):
             snapshot = await self.graph.aget_state(config)
+            if (snapshot.metadata or {}).get(TURN_KEY) == turn_id:
+                # This very turn ran before (a retry, or a replay from the spool).
+                if snapshot.next and not snapshot.interrupts:
+                    return dict(await self.graph.ainvoke(None, mine, durability=self.durability))
+                values = dict(snapshot.values)
+                if snapshot.interrupts:
+                    values["__interrupt__"] = list(snapshot.interrupts)
+                return values
             if snapshot.next and not snapshot.interrupts:
                 # A process died mid-turn: finish that turn from its last checkpoint first.
                 log.warning("resuming an interrupted turn", extra={"thread_id": thread_id})
@@ -72,26 +157,7 @@ class Agent:
                 payload: Any = Command(resume=text)
             else:
                 payload = {"user_input": text, "user_id": user_id, "turn_id": turn_id}
-            result = await self.graph.ainvoke(payload, config, durability=self.durability)
-        response = self._response(result, turn_id)
-        response["thread"] = thread_id
-        elapsed = time.perf_counter() - started
-        TURN_SECONDS.observe(elapsed)
-        TURNS.labels(response.get("kind", "answer")).inc()
-        for part in response.get("degraded") or []:
-            DEGRADED.labels(part).inc()
-        if self.repo is not None:
-            await asyncio.to_thread(self.repo.touch_thread, thread_id)
-        log.info(
-            "turn done",
-            extra={
-                "turn_id": turn_id,
-                "thread_id": thread_id,
-                "kind": response.get("kind"),
-                "ms": round(elapsed * 1000, 1),
-            },
-        )
-        return response
+            return dict(await self.graph.ainvoke(payload, mine, durability=self.durability))
 
     def _response(self, result: dict[str, Any], turn_id: str) -> dict[str, Any]:
         interrupts = result.get("__interrupt__") or []
@@ -113,8 +179,9 @@ class Agent:
 
     async def resume_pending(self, thread_id: str) -> dict[str, Any] | None:
         """Finish a turn a crashed process left between nodes; None when there is none."""
+        self._check_database()
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
-        async with self.locks.hold(thread_id):
+        async with self.locks.hold(thread_id) as conn, turn_connection(conn):
             snapshot = await self.graph.aget_state(config)
             if not snapshot.next or snapshot.interrupts:
                 return None
@@ -125,6 +192,7 @@ class Agent:
 
     async def state(self, thread_id: str) -> dict[str, Any]:
         """The checkpointed values of a conversation."""
+        self._check_database()
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return dict(snapshot.values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,10 @@ from agent.runner import Agent
 async def open_agent(ctx: PMark | None = None, durability: str = "async") -> AsyncIterator[Agent]:
     """An Agent on the configured checkpointer, closed with the block."""
     ctx = ctx or PMark()
-    llm = make_llm(ctx.settings)
-    deps = AgentDeps.from_context(ctx, llm)
+    # Both are slow enough to stall a server's event loop: the client's TLS context, and the
+    # catalog read and search index build of the deps.
+    llm = await asyncio.to_thread(make_llm, ctx.settings)
+    deps = await asyncio.to_thread(AgentDeps.from_context, ctx, llm)
     try:
         async with open_checkpointer(ctx.settings) as checkpointing:
             yield Agent(deps, checkpointing, ctx.repo, durability=durability)

@@ -8,6 +8,10 @@ request against the time per GET /healthz measured in the same run.
 
     .venv/bin/python benchmarks/bench_faults.py            # 20 conversations x 5 turns
     .venv/bin/python benchmarks/bench_faults.py --quick    # 5 x 2
+    .venv/bin/python benchmarks/bench_faults.py --dependencies   # + killed dependencies
+
+--dependencies then also prints benchmarks/bench_dependencies.py's table: a PostgreSQL-backed
+`pmark serve` under concurrent conversations while its PostgreSQL, Weaviate and LLM fail.
 """
 
 from __future__ import annotations
@@ -169,6 +173,18 @@ if __name__ == "__main__":
     parser.add_argument("--conversations", type=int, default=20)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="5 conversations x 2 turns")
+    parser.add_argument(
+        "--dependencies",
+        action="store_true",
+        help="also kill PostgreSQL, Weaviate and the LLM under a served app's load",
+    )
     args = parser.parse_args()
     n, m = (5, 2) if args.quick else (args.conversations, args.turns)
-    sys.exit(asyncio.run(main(n, m)))
+    status = asyncio.run(main(n, m))
+    if args.dependencies:
+        from benchmarks.bench_dependencies import cli as dependencies
+
+        print()
+        print("killed dependencies (benchmarks/bench_dependencies.py)")
+        status = max(status, dependencies(["--conversations", str(3 if args.quick else 6)]))
+    sys.exit(status)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from adapters.channels.botframework import BotFrameworkEndpoints
+from adapters.logging_redact import install_redaction
 from adapters.settings import Settings, get_settings
 from adapters.sql.repository import utcnow
 from agent.context import PMark
@@ -19,8 +20,10 @@ from agent.service import open_agent
 from bot.feedback import FeedbackService
 from bot.health import CHECKS, READY, Check, add_routes
 from bot.jobs import start_background
+from bot.looplag import freeze_heap, start_loop_lag, unfreeze_heap
 from bot.middleware import RateLimiter, body_limit, errors
 from bot.slack import SlackBot
+from bot.spool import Replayer, Spool
 from bot.teams import TeamsBot
 from evaluation.page import eval_routes
 from evaluation.scheduler import start_scheduler, stop_scheduler
@@ -34,6 +37,7 @@ FEEDBACK = web.AppKey("pmark_feedback", FeedbackService)
 TEAMS = web.AppKey("pmark_teams", TeamsBot)
 SLACK = web.AppKey("pmark_slack", SlackBot)
 EVENT_RETENTION = timedelta(days=2)
+SPOOL_FILE = "spool.sqlite"
 
 
 def _warm(ctx: PMark) -> None:
@@ -79,33 +83,52 @@ def build_app(
     app[SETTINGS] = settings
     app[READY] = asyncio.Event()
     app[CHECKS] = {}
+    # First, so it measures startup as well and stops last.
+    start_loop_lag(app)
     background = start_background(app)
     context = ctx or PMark(settings)
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         app[CONTEXT] = context
         await asyncio.to_thread(_warm, context)
+        freeze_heap()  # the models and the index: the bulk of the heap (again before ready)
         async with AsyncExitStack() as stack:
             agent = await stack.enter_async_context(open_agent(context))
             app[AGENT] = agent
             limiter = RateLimiter(settings.rate_limit_per_minute)
+            # What arrives while the database is down waits here, on local disk.
+            spool = Spool(settings.data_dir / SPOOL_FILE)
+            stack.callback(spool.close)
             feedback = FeedbackService(
                 context.repo,
                 settings.supervisors,
                 state=agent.state,
                 index=context.index_notifications,
+                spool=spool,
+                watch=agent.watch,
             )
             app[FEEDBACK] = feedback
             teams = TeamsBot(
-                settings, agent, context.repo, feedback, limiter, background, endpoints
+                settings, agent, context.repo, feedback, limiter, background, endpoints, spool
             )
             stack.push_async_callback(teams.aclose)
             app[TEAMS] = teams
+            replayer = Replayer(spool, agent.watch, lambda coro, name: background.spawn(coro, name))
+            replayer.register("teams-message", teams.replay)
+            replayer.register("feedback", feedback.replay)
             if settings.slack_bot_token and settings.slack_signing_secret:
-                app[SLACK] = SlackBot(settings, agent, context.repo, feedback, limiter, background)
+                slack = SlackBot(
+                    settings, agent, context.repo, feedback, limiter, background, spool
+                )
+                replayer.register("slack-message", slack.replay)
+                app[SLACK] = slack
             else:
                 log.info("Slack is not configured (PMARK_SLACK_BOT_TOKEN/SIGNING_SECRET)")
             app[CHECKS].update(_checks(context, agent))
+            # The database watch probes fast while the database is down; the replay answers
+            # what the spool kept as soon as it is back (and after a restart).
+            background.every("database-watch", 0.25, agent.watch.tick, first_delay=0.25)
+            background.every("spool-replay", 0.5, replayer.tick, first_delay=0.5)
             background.every(
                 "forget-delivery-ids",
                 3600,
@@ -122,6 +145,8 @@ def build_app(
                 except Exception:
                     # The nightly evaluation is worth a log line, never a service that won't start.
                     log.exception("evaluation scheduler did not start")
+            # Everything long-lived exists now: keep it out of the collector's full passes.
+            freeze_heap()
             app[READY].set()
             try:
                 yield
@@ -131,6 +156,7 @@ def build_app(
                     await stop_scheduler(scheduler)
                 # Let answers in flight reach their users before the agent closes.
                 await background.close()
+                unfreeze_heap()
 
     # After start_background's hook: cleanup runs in reverse, so turns end before the agent.
     app.cleanup_ctx.append(lifespan)
@@ -156,18 +182,19 @@ async def _slack(request: web.Request) -> web.Response:
     return await slack.handle(request)
 
 
-def configure_logging(level: str) -> None:
-    """Plain timestamped logs on stderr."""
+def configure_logging(level: str, settings: Settings | None = None) -> None:
+    """Plain timestamped logs on stderr, with the configured secrets masked."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction(settings)
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
     """Serve until SIGINT/SIGTERM (PMARK_HOST/PMARK_PORT unless given)."""
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings)
     host = host or settings.host
     port = port or settings.port
     log.info("PMark serving on http://%s:%d", host, port)

@@ -41,6 +41,10 @@ _DEGRADED_PARTS: dict[str, tuple[str, str]] = {
     "vector": ("벡터 검색 없이 키워드로만 검색", "keyword search only"),
     "database": ("데이터베이스 문제", "database trouble"),
     "error": ("처리 중 오류", "an error while handling the message"),
+    "search-fallback": (
+        "검색 서버 대신 내장 색인으로 검색",
+        "search server down: answered from the built-in index",
+    ),
 }
 
 
@@ -389,6 +393,29 @@ def slack_blocks(
 def plain_text(response: Mapping[str, Any]) -> str:
     """The notification text (push previews, screen readers, clients without blocks)."""
     return str(response.get("reply") or "")[:SLACK_TEXT] or "PMark"
+
+
+def held_text(lang: str) -> str:
+    """The reply to a message kept in the spool while the database is down."""
+    if lang == "ko":
+        return (
+            "⏳ 접수는 저장했어요 — 데이터베이스가 잠시 응답하지 않아요. "
+            "돌아오면 바로 이어서 답할게요."
+        )
+    return (
+        "⏳ Saved — the database is not answering right now. "
+        "I'll finish your request as soon as it is back."
+    )
+
+
+def file_later_text(lang: str) -> str:
+    """The reply to 'file this notification' while the database is down."""
+    if lang == "ko":
+        return (
+            "⏳ 데이터베이스가 잠시 응답하지 않아 지금은 접수할 수 없어요. "
+            "잠시 후 다시 눌러 주세요."
+        )
+    return "⏳ The database is not answering right now: please press File again in a moment."
 
 
 def failure_response(turn_id: str, text: str, thread: str) -> dict[str, Any]:

@@ -276,8 +276,23 @@ def slack_manifest(
         raise typer.Exit(2) from None
 
 
+def _mask_secrets_in_logs() -> None:
+    """Whatever a command logs (stderr's last-resort handler included) has its secrets masked."""
+    from adapters.logging_redact import install_redaction
+    from adapters.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except Exception:
+        # Bad settings are the command's to report; URL passwords are still masked.
+        install_redaction(None)
+        return
+    install_redaction(settings)
+
+
 def main() -> None:
     """Entry point of the `pmark` console script."""
+    _mask_secrets_in_logs()
     app()
 
 

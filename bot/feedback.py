@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from adapters.domain import Notification
 from adapters.sql.repository import FeedbackRecord, Repository, utcnow
+from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outage
+from bot.spool import Spool, SpoolItem
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +21,8 @@ StateLookup = Callable[[str], Awaitable[dict[str, Any]]]
 Indexer = Callable[[Sequence[Notification]], object]
 WHOLE_ANSWER = "*"
 MAX_ID = 128
+SPOOL_KIND = "feedback"
+UNAVAILABLE = "database unavailable"
 
 
 class _Lru(OrderedDict[str, Any]):
@@ -41,6 +46,8 @@ class VoteResult:
     votes: dict[str, int] = field(default_factory=dict)
     filed: str | None = None
     error: str | None = None
+    # Kept in the local spool while the database is down; stored when it is back.
+    queued: bool = False
 
 
 class FeedbackService:
@@ -53,8 +60,12 @@ class FeedbackService:
         state: StateLookup | None = None,
         index: Indexer | None = None,
         cache_size: int = 5000,
+        spool: Spool | None = None,
+        watch: DatabaseWatch | None = None,
     ) -> None:
         self.repo = repo
+        self.spool = spool
+        self.watch = watch
         self.supervisors = frozenset(supervisors)
         self._state = state
         self._index = index
@@ -71,7 +82,7 @@ class FeedbackService:
         answer_id = str(response.get("answer_id") or "")
         if not answer_id:
             return
-        self._answers.put(answer_id, dict(response))
+        self._answers.put(answer_id, _pack(response))
         if message_id:
             self._messages.put(message_id, answer_id)
 
@@ -84,19 +95,25 @@ class FeedbackService:
         """The answer from memory, or from the conversation's checkpoint if it is still last."""
         cached = self._answers.get(answer_id)
         if cached is not None:
-            return dict(cached)
+            return _unpack(cached)
         if self._state is None or not thread:
             return None
         try:
             values = await self._state(thread)
-        except Exception:
-            log.warning("could not read conversation state for %s", thread, exc_info=True)
+        except Exception as exc:
+            outage = is_outage(exc)
+            log.warning(
+                "could not read conversation state for %s%s",
+                thread,
+                ": database unavailable" if outage else "",
+                exc_info=not outage,
+            )
             return None
         last = values.get("last_answer") or {}
         if str(last.get("answer_id", "")) == answer_id:
             response = {**last, "thread": thread}
-            self._answers.put(answer_id, response)
-            return dict(response)
+            self._answers.put(answer_id, _pack(response))
+            return response
         return None
 
     def votes_of(self, answer_id: str, user_id: str) -> dict[str, int]:
@@ -140,12 +157,12 @@ class FeedbackService:
             failure_mode=_code(view.get("failure_mode")),
             comment=comment[:2000],
         )
-        stored = await asyncio.to_thread(self.repo.record_feedback, record)
+        stored, queued = await self._record(record)
         key = f"{answer_id}\x00{user_id}"
         votes = dict(self._votes.get(key) or {})
         votes[itemno] = vote
         self._votes.put(key, votes)
-        return VoteResult(stored, response, votes, self._filed.get(answer_id))
+        return VoteResult(stored, response, votes, self._filed.get(answer_id), queued=queued)
 
     async def answer_feedback(
         self, channel: str, user_id: str, answer_id: str, vote: int, comment: str = ""
@@ -153,7 +170,8 @@ class FeedbackService:
         """Feedback on a whole answer (Teams' built-in buttons): stored as user feedback only."""
         if vote not in (1, -1) or not user_id or not answer_id:
             return False
-        response = self._answers.get(answer_id) or {}
+        cached = self._answers.get(answer_id)
+        response = _unpack(cached) if cached else {}
         view = response.get("notification") or {}
         record = FeedbackRecord(
             answer_id=answer_id[:MAX_ID],
@@ -168,7 +186,40 @@ class FeedbackService:
             failure_mode=_code(view.get("failure_mode")),
             comment=comment[:2000],
         )
-        return await asyncio.to_thread(self.repo.record_feedback, record)
+        stored, queued = await self._record(record)
+        return stored or queued
+
+    async def _record(self, record: FeedbackRecord) -> tuple[bool, bool]:
+        """Store a thumb: (stored, queued). While the database is down it waits in the spool,
+        keyed by answer, item and user, so the last vote of each is stored once later."""
+        try:
+            if self.watch is not None and self.watch.blocking:
+                raise DatabaseUnavailable("the database is unavailable")
+            try:
+                return await asyncio.to_thread(self.repo.record_feedback, record), False
+            except Exception as exc:
+                # A connection killed under the call: once more if the database is there
+                # (storing a thumb twice changes nothing).
+                if self.watch is None or not is_outage(exc) or not await self.watch.probe_now():
+                    raise
+            DB_RETRIES.labels("feedback").inc()
+            return await asyncio.to_thread(self.repo.record_feedback, record), False
+        except Exception as exc:
+            if self.spool is None or not is_outage(exc):
+                raise
+            if self.watch is not None:
+                self.watch.failed(exc)
+            key = f"vote:{record.channel}:{record.answer_id}:{record.itemno}:{record.user_id}"
+            await asyncio.to_thread(
+                self.spool.add, key, record.channel, SPOOL_KIND, asdict(record), "", True
+            )
+            log.info("thumb kept in the spool until the database is back", extra={"key": key})
+            return False, True
+
+    async def replay(self, item: SpoolItem) -> None:
+        """Store a spooled thumb (idempotent: a vote stored before changes nothing)."""
+        record = FeedbackRecord(**item.payload)
+        await asyncio.to_thread(self.repo.record_feedback, record)
 
     # Filing -------------------------------------------------------------------------------
 
@@ -184,7 +235,19 @@ class FeedbackService:
             already = self._filed.get(answer_id)
             if already:
                 return VoteResult(False, response, votes, already)
-            if not await asyncio.to_thread(self.repo.claim_event, f"file:{answer_id}"):
+            try:
+                if self.watch is not None and self.watch.blocking:
+                    raise DatabaseUnavailable("the database is unavailable")
+                claimed = await asyncio.to_thread(self.repo.claim_event, f"file:{answer_id}")
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                # Not spooled: filing makes a new notification number, which needs the
+                # database; the user is asked to press again.
+                if self.watch is not None:
+                    self.watch.failed(exc)
+                return VoteResult(False, response, votes, None, UNAVAILABLE)
+            if not claimed:
                 # Filed before (by another replica or before a restart); the itemno is not known.
                 return VoteResult(False, response, votes, "✓")
             notification = await asyncio.to_thread(self._store, response, channel, user_id)
@@ -226,6 +289,21 @@ class FeedbackService:
                 log.warning("filed %s but could not index it", notification.itemno, exc_info=True)
         log.info("notification filed", extra={"itemno": notification.itemno, "channel": channel})
         return notification
+
+
+def _pack(response: Mapping[str, Any]) -> str:
+    """A remembered answer as one JSON string.
+
+    Thousands of answers kept as nested dicts are hundreds of thousands of objects every full
+    garbage collection walks while holding the GIL (an event-loop stall that grows with the
+    cache); a string is one object the collector does not track.
+    """
+    return json.dumps(response, ensure_ascii=False, default=str)
+
+
+def _unpack(raw: str) -> dict[str, Any]:
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else {}
 
 
 def _code(value: Any) -> str | None:

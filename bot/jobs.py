@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+from agent.outage import is_outage
+
 log = logging.getLogger(__name__)
 
 
@@ -87,8 +89,12 @@ class Background:
                 await job.run()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("periodic job %s failed", job.name)
+            except Exception as exc:
+                if is_outage(exc):
+                    # Expected while the database is down; the next run catches up.
+                    log.warning("periodic job %s skipped: database unavailable", job.name)
+                else:
+                    log.exception("periodic job %s failed", job.name)
             await asyncio.sleep(job.seconds)
 
     async def start(self) -> None:

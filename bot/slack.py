@@ -18,14 +18,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
+from agent.answer import error_text
+from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
-from bot.cards import failure_response, plain_text, slack_blocks
-from bot.feedback import FeedbackService, VoteResult
+from bot.cards import failure_response, file_later_text, held_text, plain_text, slack_blocks
+from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
+from bot.spool import Spool, SpoolItem, claim_once
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
+SPOOL_KIND = "slack-message"
 TURN_TIMEOUT = 120.0
 MAX_TEXT = 4000
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
@@ -46,8 +50,10 @@ class SlackBot:
         feedback: FeedbackService,
         limiter: RateLimiter,
         background: Background,
+        spool: Spool | None = None,
     ) -> None:
         assert settings.slack_bot_token and settings.slack_signing_secret
+        self.spool = spool
         self.agent = agent
         self.repo = repo
         self.feedback = feedback
@@ -58,6 +64,9 @@ class SlackBot:
         )
         self._verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
         self.app = AsyncApp(
+            # Without a name Bolt calls inspect.stack() to find the caller's file name, which
+            # reads the source of every frame: 0.1-0.6 s of the event loop at startup.
+            name="pmark",
             client=self.client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             # Bolt acks first and runs the rest of a listener afterwards; our listeners hand
@@ -96,9 +105,31 @@ class SlackBot:
         # Everything else is acknowledged so Slack does not retry it.
         app.event(re.compile(".*"))(self._ignore)
         app.action(re.compile(".*"))(self._ignore)
+        app.error(self._on_error)
 
     async def _ignore(self, ack: AsyncAck) -> None:
         await ack()
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        """Whatever a listener raised (Bolt's default only logs it): logged with an id, counted,
+        and the user told in the conversation, never silence."""
+        error_id = uuid.uuid4().hex
+        HANDLER_ERRORS.labels(CHANNEL).inc()
+        log.error("Slack handler %s failed", error_id, exc_info=error, extra={"turn_id": error_id})
+        channel, thread_ts, user, text = _where(body)
+        if not channel:
+            return
+        message = error_text(guess_lang(text))
+        if body.get("type") == "block_actions" and user:
+            # A click: only the one who clicked needs to know.
+            try:
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=user, thread_ts=thread_ts or None, text=message
+                )
+                return
+            except Exception:
+                log.warning("could not tell %s about the failure", user, exc_info=True)
+        await self._post(channel, thread_ts, message, None)
 
     # Messages ----------------------------------------------------------------------------
 
@@ -115,23 +146,144 @@ class SlackBot:
 
     async def _incoming(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         event_id = str(body.get("event_id") or "")
-        if event_id and not await asyncio.to_thread(self.repo.claim_event, f"slack:{event_id}"):
-            log.info("redelivered Slack event %s ignored", event_id)
-            return
+        key = f"slack:{event_id}" if event_id else None
         channel = str(event.get("channel") or "")
         user = str(event.get("user") or "")
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
+        text = _text(event.get("text"))
+        thread = thread_id_for(CHANNEL, channel, thread_ts or None)
+        turn_id = uuid.uuid4().hex
+        held: dict[str, Any] = {
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "thread": thread,
+            "user": user,
+            "text": text,
+            "turn_id": turn_id,
+            "delivery_key": key,
+            "claimed": False,
+            "reference": {
+                "channel": channel,
+                "team": body.get("team_id"),
+                "api_app_id": body.get("api_app_id"),
+            },
+        }
+        if self.spool is not None and channel and user:
+            if (
+                key is not None
+                and self.spool.pending
+                and await asyncio.to_thread(self.spool.has, key)
+            ):
+                log.info("redelivered Slack event %s is already kept", event_id)
+                return
+            if self.agent.watch.blocking:
+                await self._hold(held)
+                return
+        if key is not None:
+            try:
+                first = await claim_once(self.repo, key, self.agent.watch)
+            except Exception as exc:
+                if self.spool is None or not is_outage(exc) or not channel or not user:
+                    raise
+                self.agent.watch.failed(exc)
+                # The claim may have committed before its connection died: the replay answers
+                # even if it finds the key taken (no other delivery of it was let through).
+                held["claim_attempted"] = True
+                await self._hold(held)
+                return
+            if not first:
+                log.info("redelivered Slack event %s ignored", event_id)
+                return
         if not channel or not user:
             return
-        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
-        await asyncio.to_thread(
-            self.repo.save_conversation_ref,
-            CHANNEL,
-            channel,
-            {"channel": channel, "team": body.get("team_id"), "api_app_id": body.get("api_app_id")},
-        )
-        self._start_turn(channel, thread_ts, user, _text(event.get("text")))
+        held["claimed"] = True
+        try:
+            await asyncio.to_thread(
+                self.repo.save_conversation_ref, CHANNEL, channel, held["reference"]
+            )
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("conversation reference not saved: database unavailable")
+        if (
+            self.spool is not None
+            and self.spool.pending
+            and await asyncio.to_thread(self.spool.has_thread, thread)
+        ):
+            # Earlier messages of this conversation wait in the spool: answer after them.
+            await self._hold(held, notify=False)
+            return
+        self._start_turn(channel, thread_ts, user, text, key, turn_id)
 
-    def _start_turn(self, channel: str, thread_ts: str, user: str, text: str) -> None:
+    async def _keep(self, held: dict[str, Any]) -> bool:
+        assert self.spool is not None
+        key = held.get("delivery_key") or f"slack-turn:{held['turn_id']}"
+        return await asyncio.to_thread(
+            self.spool.add, key, CHANNEL, SPOOL_KIND, held, str(held["thread"])
+        )
+
+    async def _hold(self, held: dict[str, Any], notify: bool = True) -> None:
+        """Keep a message the database cannot take now, and say so (in the user's language)."""
+        if not await self._keep(held):
+            log.info("redelivered Slack message is already kept")
+            return
+        log.info("Slack message kept in the spool", extra={"turn_id": held["turn_id"]})
+        if notify:
+            await self._post(
+                str(held["channel"]),
+                str(held["thread_ts"]),
+                held_text(guess_lang(str(held["text"]))),
+                None,
+            )
+
+    async def replay(self, item: SpoolItem) -> None:
+        """Answer a kept message now that the database is back (raises to keep it longer)."""
+        held = dict(item.payload)
+        if not held.get("claimed"):
+            key = held.get("delivery_key")
+            if key and not await asyncio.to_thread(self.repo.claim_event, key):
+                if not held.get("claim_attempted"):
+                    log.info("kept Slack event %s was answered on a redelivery", key)
+                    return
+                log.info("kept Slack event %s: its own claim had gone through", key)
+            held["claimed"] = True
+            assert self.spool is not None
+            await asyncio.to_thread(self.spool.update, item.key, held)
+            await asyncio.to_thread(
+                self.repo.save_conversation_ref, CHANNEL, str(held["channel"]), held["reference"]
+            )
+        thread, text, turn_id = str(held["thread"]), str(held["text"]), str(held["turn_id"])
+        try:
+            async with self.background.turn_slot():
+                response = await asyncio.wait_for(
+                    self.agent.turn(thread, text, user_id=str(held["user"]), turn_id=turn_id),
+                    TURN_TIMEOUT,
+                )
+        except DatabaseUnavailable:
+            raise
+        except Exception:
+            HANDLER_ERRORS.labels(CHANNEL).inc()
+            log.exception("kept Slack turn %s failed", turn_id, extra={"turn_id": turn_id})
+            response = failure_response(turn_id, text, thread)
+        response.setdefault("thread", thread)
+        self.feedback.remember(response)
+        # Raises when Slack does not take it: the entry stays for the next attempt.
+        await self.client.chat_postMessage(
+            channel=str(held["channel"]),
+            thread_ts=str(held["thread_ts"]) or None,
+            text=plain_text(response),
+            blocks=slack_blocks(response),
+        )
+
+    def _start_turn(
+        self,
+        channel: str,
+        thread_ts: str,
+        user: str,
+        text: str,
+        key: str | None = None,
+        turn_id: str | None = None,
+    ) -> None:
         if not self.limiter.allow(f"{CHANNEL}:{user}"):
             RATE_LIMITED.labels(CHANNEL).inc()
             self.background.spawn(
@@ -145,20 +297,47 @@ class SlackBot:
             )
             return
         thread = thread_id_for(CHANNEL, channel, thread_ts or None)
-        turn_id = uuid.uuid4().hex
+        turn_id = turn_id or uuid.uuid4().hex
         self.background.spawn(
-            self._answer(channel, thread_ts, thread, user, text, turn_id),
+            self._answer(channel, thread_ts, thread, user, text, turn_id, key),
             name=f"slack-turn-{turn_id}",
         )
 
     async def _answer(
-        self, channel: str, thread_ts: str, thread: str, user: str, text: str, turn_id: str
+        self,
+        channel: str,
+        thread_ts: str,
+        thread: str,
+        user: str,
+        text: str,
+        turn_id: str,
+        key: str | None = None,
     ) -> None:
         try:
             async with self.background.turn_slot():
                 response = await asyncio.wait_for(
                     self.agent.turn(thread, text, user_id=user, turn_id=turn_id), TURN_TIMEOUT
                 )
+        except DatabaseUnavailable:
+            if self.spool is not None:
+                held = {
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                    "thread": thread,
+                    "user": user,
+                    "text": text,
+                    "turn_id": turn_id,
+                    "delivery_key": key,
+                    "claimed": True,
+                    "reference": {"channel": channel},
+                }
+                try:
+                    await self._hold(held)
+                    return
+                except Exception:
+                    log.exception("could not keep Slack turn %s", turn_id)
+            HANDLER_ERRORS.labels(CHANNEL).inc()
+            response = failure_response(turn_id, text, thread)
         except Exception:
             HANDLER_ERRORS.labels(CHANNEL).inc()
             log.exception("Slack turn %s failed", turn_id, extra={"turn_id": turn_id})
@@ -199,6 +378,17 @@ class SlackBot:
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
         result = await self.feedback.file(CHANNEL, user, _value(action))
+        if result.error == UNAVAILABLE:
+            container = body.get("container") or {}
+            message = body.get("message") or {}
+            channel = str(
+                container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+            )
+            thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
+            lang = "en" if (result.response or {}).get("lang") == "en" else "ko"
+            if channel:
+                await self._post(channel, thread_ts, file_later_text(lang), None)
+            return
         await self._update(body, result)
 
     async def _on_choice(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -243,6 +433,32 @@ def _well_formed(raw: bytes, content_type: str) -> bool:
         return True
     except (ValueError, UnicodeDecodeError, RecursionError):
         return False
+
+
+def _where(body: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(channel, thread ts, user, text) of an event, a click or a slash command."""
+    if isinstance(body.get("event"), dict):
+        event = body["event"]
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
+        return (
+            str(event.get("channel") or ""),
+            thread_ts,
+            str(event.get("user") or ""),
+            _text(event.get("text")),
+        )
+    if body.get("type") == "block_actions":
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+        ts = message.get("thread_ts") or container.get("thread_ts") or message.get("ts")
+        user = (body.get("user") or {}).get("id") or ""
+        return str(channel), str(ts or ""), str(user), ""
+    return (
+        str(body.get("channel_id") or ""),
+        "",
+        str(body.get("user_id") or ""),
+        _text(body.get("text")),
+    )
 
 
 def _value(action: dict[str, Any]) -> dict[str, Any]:

@@ -37,32 +37,43 @@ from botframework.connector.auth import (
 )
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from msrest.authentication import Authentication
+from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.channels.botframework import BotFrameworkEndpoints, BotTokenSource
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
 from agent.answer import error_text
+from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
 from bot.cards import (
     FILE_VERB,
     VOTE_VERB,
     failure_response,
+    file_later_text,
+    held_text,
     invoke_card_response,
     invoke_message_response,
     plain_text,
     teams_attachment,
     teams_card,
 )
-from bot.feedback import FeedbackService, VoteResult
+from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
+from bot.spool import Spool, SpoolItem, claim_once
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHANNEL = "teams"
+SPOOL_KIND = "teams-message"
 TURN_TIMEOUT = 120.0
 TYPING_EVERY = 3.0
 MAX_TEXT = 4000
+
+# botbuilder builds new msrest clients for every activity (connector and user-token clients), and
+# each builds a retry policy with `[i for i in range(999) if i not in safe_codes]` over a 500-item
+# list: 3.5 ms of CPU on the event loop per client, several per message. The same codes as a set.
+ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 
 
 class _Config:
@@ -258,8 +269,10 @@ class TeamsBot:
         limiter: RateLimiter,
         background: Background,
         endpoints: BotFrameworkEndpoints | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.settings = settings
+        self.spool = spool
         self.agent = agent
         self.repo = repo
         self.feedback = feedback
@@ -375,24 +388,39 @@ class TeamsBot:
             self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
         )
 
-    async def _first_delivery(self, activity: Activity) -> bool:
+    def _delivery_key(self, activity: Activity) -> str | None:
         if not activity.id:
-            return True
+            return None
         base = _base_and_chain(activity.conversation.id)[0]
-        key = f"teams:{base}:{activity.type}:{activity.id}"
-        return await asyncio.to_thread(self.repo.claim_event, key)
+        return f"teams:{base}:{activity.type}:{activity.id}"
+
+    async def _first_delivery(self, activity: Activity) -> bool:
+        key = self._delivery_key(activity)
+        if key is None:
+            return True
+        return await claim_once(self.repo, key, self.agent.watch)
 
     async def _conversation_update(self, context: TurnContext) -> None:
         activity = context.activity
         me = activity.recipient.id if activity.recipient else None
         added = [m.id for m in activity.members_added or []]
-        if me and me in added and await self._first_delivery(activity):
+        if not me or me not in added:
+            return
+        try:
+            if not await self._first_delivery(activity):
+                return
             await self._save_reference(activity)
-            await context.send_activity(
-                "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
-                "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
-                "notification and find what fixed it before."
-            )
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The reference is saved with the first message; the welcome is not worth a spool.
+            log.warning("bot added while the database is unavailable: no welcome message")
+            return
+        await context.send_activity(
+            "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
+            "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
+            "notification and find what fixed it before."
+        )
 
     async def _message(self, context: TurnContext) -> None:
         activity = context.activity
@@ -400,12 +428,53 @@ class TeamsBot:
         if value and value.get("verb") in (VOTE_VERB, FILE_VERB):
             await self._submit(context, value)
             return
-        if not await self._first_delivery(activity):
-            log.info("redelivered Teams activity %s ignored", activity.id)
-            return
-        await self._save_reference(activity)
         text = _text_without_mention(activity)
         user = _user_id(activity)
+        base, chain = _base_and_chain(activity.conversation.id)
+        thread = thread_id_for(CHANNEL, base, chain)
+        key = self._delivery_key(activity)
+        turn_id = uuid.uuid4().hex
+        reference = TurnContext.get_conversation_reference(activity)
+        if self.spool is not None:
+            if (
+                key is not None
+                and self.spool.pending
+                and await asyncio.to_thread(self.spool.has, key)
+            ):
+                log.info("redelivered Teams activity %s is already kept", activity.id)
+                return
+            if self.agent.watch.blocking:
+                await self._hold(context, reference, key, thread, text, user, turn_id, False)
+                return
+        try:
+            first = await self._first_delivery(activity)
+        except Exception as exc:
+            if self.spool is None or not is_outage(exc):
+                raise
+            self.agent.watch.failed(exc)
+            # The claim may have committed before its connection died: the replay answers
+            # even if it finds the key taken (no other delivery of it was let through).
+            await self._hold(
+                context, reference, key, thread, text, user, turn_id, False, attempted=True
+            )
+            return
+        if not first:
+            log.info("redelivered Teams activity %s ignored", activity.id)
+            return
+        try:
+            await self._save_reference(activity)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("conversation reference not saved: database unavailable")
+        if (
+            self.spool is not None
+            and self.spool.pending
+            and await asyncio.to_thread(self.spool.has_thread, thread)
+        ):
+            # Earlier messages of this conversation wait in the spool: answer after them.
+            await self._hold(context, reference, key, thread, text, user, turn_id, True, False)
+            return
         if not self.limiter.allow(f"{CHANNEL}:{user}"):
             RATE_LIMITED.labels(CHANNEL).inc()
             await context.send_activity(
@@ -416,33 +485,120 @@ class TeamsBot:
             await context.send_activity(Activity(type=ActivityTypes.typing))
         except Exception:
             log.warning("could not send the typing indicator", exc_info=True)
-        reference = TurnContext.get_conversation_reference(activity)
-        base, chain = _base_and_chain(activity.conversation.id)
-        thread = thread_id_for(CHANNEL, base, chain)
-        turn_id = uuid.uuid4().hex
         self.background.spawn(
-            self._answer(reference, thread, text, user, turn_id), name=f"teams-turn-{turn_id}"
+            self._answer(reference, thread, text, user, turn_id, key),
+            name=f"teams-turn-{turn_id}",
         )
 
+    def _held_payload(
+        self,
+        reference: ConversationReference,
+        key: str | None,
+        thread: str,
+        text: str,
+        user: str,
+        turn_id: str,
+        claimed: bool,
+        attempted: bool = False,
+    ) -> dict[str, Any]:
+        return {
+            "reference": reference.serialize(),
+            "delivery_key": key,
+            "claimed": claimed,
+            "claim_attempted": attempted,
+            "thread": thread,
+            "text": text,
+            "user": user,
+            "turn_id": turn_id,
+        }
+
+    async def _keep(
+        self,
+        reference: ConversationReference,
+        key: str | None,
+        thread: str,
+        text: str,
+        user: str,
+        turn_id: str,
+        claimed: bool,
+        attempted: bool = False,
+    ) -> bool:
+        """Put a message in the spool; False when it was kept already (a redelivery)."""
+        assert self.spool is not None
+        payload = self._held_payload(
+            reference, key, thread, text, user, turn_id, claimed, attempted
+        )
+        return await asyncio.to_thread(
+            self.spool.add, key or f"teams-turn:{turn_id}", CHANNEL, SPOOL_KIND, payload, thread
+        )
+
+    async def _hold(
+        self,
+        context: TurnContext,
+        reference: ConversationReference,
+        key: str | None,
+        thread: str,
+        text: str,
+        user: str,
+        turn_id: str,
+        claimed: bool,
+        notify: bool = True,
+        attempted: bool = False,
+    ) -> None:
+        """Keep a message the database cannot take now, and say so (in the user's language)."""
+        if not await self._keep(reference, key, thread, text, user, turn_id, claimed, attempted):
+            log.info("redelivered Teams activity is already kept", extra={"turn_id": turn_id})
+            return
+        log.info("Teams message kept in the spool", extra={"turn_id": turn_id})
+        if notify:
+            try:
+                await context.send_activity(held_text(guess_lang(text)))
+            except Exception:
+                log.warning("could not tell the user the message was kept", exc_info=True)
+
     async def _answer(
-        self, reference: ConversationReference, thread: str, text: str, user: str, turn_id: str
+        self,
+        reference: ConversationReference,
+        thread: str,
+        text: str,
+        user: str,
+        turn_id: str,
+        key: str | None = None,
     ) -> None:
         """The slow part of a message, after the HTTP request was acknowledged."""
 
         async def callback(context: TurnContext) -> None:
             typing = asyncio.get_running_loop().create_task(self._keep_typing(context, reference))
+            held = False
             try:
                 async with self.background.turn_slot():
                     response = await asyncio.wait_for(
                         self.agent.turn(thread, text, user_id=user, turn_id=turn_id),
                         TURN_TIMEOUT,
                     )
+            except DatabaseUnavailable:
+                held = self.spool is not None
+                if not held:
+                    HANDLER_ERRORS.labels(CHANNEL).inc()
+                    log.error("Teams turn %s failed: database unavailable", turn_id)
+                response = failure_response(turn_id, text, thread)
             except Exception:
                 HANDLER_ERRORS.labels(CHANNEL).inc()
                 log.exception("Teams turn %s failed", turn_id, extra={"turn_id": turn_id})
                 response = failure_response(turn_id, text, thread)
             finally:
                 typing.cancel()
+            if held:
+                try:
+                    await self._keep(reference, key, thread, text, user, turn_id, True)
+                    notice = TurnContext.apply_conversation_reference(
+                        Activity(type=ActivityTypes.message, text=held_text(guess_lang(text))),
+                        reference,
+                    )
+                    await context.adapter.send_activities(context, [notice])
+                    return
+                except Exception:
+                    log.exception("could not keep Teams turn %s", turn_id)
             response.setdefault("thread", thread)
             reply = self._reply(response, reference)
             sent = await context.adapter.send_activities(context, [reply])
@@ -453,6 +609,48 @@ class TeamsBot:
         except Exception:
             HANDLER_ERRORS.labels(CHANNEL).inc()
             log.exception("could not deliver Teams answer %s", turn_id, extra={"turn_id": turn_id})
+
+    async def replay(self, item: SpoolItem) -> None:
+        """Answer a kept message now that the database is back (raises to keep it longer)."""
+        p = dict(item.payload)
+        reference = ConversationReference().deserialize(p["reference"])
+        if not p.get("claimed"):
+            key = p.get("delivery_key")
+            if key and not await asyncio.to_thread(self.repo.claim_event, key):
+                if not p.get("claim_attempted"):
+                    log.info("kept Teams activity %s was answered on a redelivery", key)
+                    return
+                log.info("kept Teams activity %s: its own claim had gone through", key)
+            p["claimed"] = True
+            assert self.spool is not None
+            await asyncio.to_thread(self.spool.update, item.key, p)
+            stored = _storable_reference(reference)
+            await asyncio.to_thread(
+                self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
+            )
+        thread, text, turn_id = str(p["thread"]), str(p["text"]), str(p["turn_id"])
+        try:
+            async with self.background.turn_slot():
+                response = await asyncio.wait_for(
+                    self.agent.turn(thread, text, user_id=str(p["user"]), turn_id=turn_id),
+                    TURN_TIMEOUT,
+                )
+        except DatabaseUnavailable:
+            raise
+        except Exception:
+            HANDLER_ERRORS.labels(CHANNEL).inc()
+            log.exception("kept Teams turn %s failed", turn_id, extra={"turn_id": turn_id})
+            response = failure_response(turn_id, text, thread)
+        response.setdefault("thread", thread)
+
+        async def callback(context: TurnContext) -> None:
+            reply = self._reply(response, reference)
+            sent = await context.adapter.send_activities(context, [reply])
+            self.feedback.remember(response, sent[0].id if sent and sent[0] else None)
+
+        # A failed delivery raises: the entry stays, and the turn (idempotent by its id) is
+        # delivered on the next attempt.
+        await self.adapter.continue_conversation(reference, callback, bot_app_id=self.app_id)
 
     async def _keep_typing(self, context: TurnContext, reference: ConversationReference) -> None:
         while True:
@@ -510,7 +708,10 @@ class TeamsBot:
             data.setdefault("verb", action.get("verb"))
             if data.get("verb") in (VOTE_VERB, FILE_VERB):
                 result = await self._act(_user_id(activity), data)
-                if result.response is not None:
+                if result.error == UNAVAILABLE:
+                    lang = "en" if (result.response or {}).get("lang") == "en" else "ko"
+                    body = invoke_message_response(file_later_text(lang))
+                elif result.response is not None:
                     body = invoke_card_response(
                         teams_card(result.response, result.votes, result.filed)
                     )

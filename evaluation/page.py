@@ -463,9 +463,10 @@ def eval_routes(ctx: PMark) -> list[web.RouteDef]:
                 text="401: admin token required (Authorization: Bearer … or ?token=…)\n",
                 headers={"WWW-Authenticate": 'Bearer realm="pmark-eval"'},
             )
-        data = await asyncio.to_thread(load_page_data, ctx)
+        # Reading and rendering (SVG charts, tables) both off the event loop.
+        page = await asyncio.to_thread(lambda: render_eval_page(load_page_data(ctx)))
         return web.Response(
-            text=render_eval_page(data),
+            text=page,
             content_type="text/html",
             charset="utf-8",
             headers={

@@ -31,4 +31,10 @@ export PMARK_REQUIRE_SERVICES=1
 
 .venv/bin/ruff check .
 .venv/bin/mypy --strict agent adapters
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Every log record of the suite (DEBUG and up) and every subprocess's output land in one dir
+# (tests/suite_logs.py); no secret the suite uses may appear in any of it.
+export PMARK_TEST_LOG_DIR="$PWD/.pytest-logs/suite"
+status=0
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@" || status=$?
+.venv/bin/python -m tests.reliability.secret_scan "$PMARK_TEST_LOG_DIR" || status=1
+exit "$status"

@@ -11,6 +11,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Every log line and subprocess output of the session in one dir, scanned for secrets at the end.
+pytest_plugins = ["tests.suite_logs"]
+
 
 def service_url(var: str, what: str) -> str:
     """The URL of a test server, or skip (fail when the CI command requires every service)."""

@@ -22,5 +22,8 @@ def make_search_index(
     # The embedded index mirrors Weaviate so a Weaviate outage degrades search instead of
     # failing turns.
     return FallbackIndex(
-        lambda: WeaviateIndex.from_settings(settings, embedder_dim, tokenizer), embedded
+        lambda: WeaviateIndex.from_settings(settings, embedder_dim, tokenizer),
+        embedded,
+        retry_after_s=settings.weaviate_retry_seconds,
+        query_timeout=settings.weaviate_timeout,
     )

@@ -20,7 +20,7 @@ from weaviate.classes.config import (
     VectorDistances,
 )
 from weaviate.classes.data import DataObject
-from weaviate.classes.init import Auth
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, HybridFusion, MetadataQuery
 from weaviate.classes.tenants import Tenant
 from weaviate.collections import Collection
@@ -76,8 +76,12 @@ class WeaviateIndex:
         tenant: str | None = None,
         tokenization: str = "kiwi",
         tokenizer: Tokenizer | None = None,
+        timeout: float = 30.0,
     ) -> None:
-        """Connect and create the collection (and tenant) if they do not exist yet."""
+        """Connect and create the collection (and tenant) if they do not exist yet.
+
+        `timeout` bounds queries and the connection checks; imports get longer.
+        """
         if tokenization not in TOKENIZATIONS:
             raise ValueError(f"weaviate_tokenization must be one of {TOKENIZATIONS}")
         self.dim = dim
@@ -91,6 +95,9 @@ class WeaviateIndex:
             port=port,
             grpc_port=grpc_port,
             auth_credentials=Auth.api_key(api_key) if api_key else None,
+            additional_config=AdditionalConfig(
+                timeout=Timeout(init=min(timeout, 5.0), query=timeout, insert=max(timeout, 90.0))
+            ),
         )
         try:
             self._collection = self._ensure_schema()
@@ -115,6 +122,7 @@ class WeaviateIndex:
             tenant=settings.weaviate_tenant,
             tokenization=settings.weaviate_tokenization,
             tokenizer=tokenizer,
+            timeout=settings.weaviate_timeout,
         )
 
     # ----- schema -----

@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# libpq's connect_timeout (whole seconds, at least 2).
+CONNECT_TIMEOUT_S = 2
+
 
 def engine_kwargs(
     url: str, pool_size: int = 5, max_overflow: int = 10, recycle: int = 1800
@@ -25,6 +28,10 @@ def engine_kwargs(
     }
     if dialect == "mssql":
         kwargs["fast_executemany"] = True
+    if dialect == "postgresql" and "connect_timeout" not in make_url(url).query:
+        # A server that does not answer fails a connect in seconds, not at the OS's TCP
+        # timeout: the bot then spools the message instead of leaving the user waiting.
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S}
     return kwargs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from agent.nodes.normalize import EMPTY
 from agent.recommend.ranking import Query, rank
 from agent.state import TurnState
 
+log = logging.getLogger(__name__)
 MIN_SCORE = 0.1
 
 
@@ -33,7 +35,13 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         ancestors=deps.recommender.ancestors,
     )
     hits = [_hit(h) for h in state.get("hits") or []]
-    votes = await asyncio.to_thread(deps.recommender.votes)
+    try:
+        votes = await asyncio.to_thread(deps.recommender.votes)
+    except Exception as exc:
+        # Supervisors' thumbs only nudge the ranking: an unreachable database costs them, not
+        # the answer.
+        log.warning("supervisor votes unavailable: %r", exc)
+        votes = {}
     # A case that shares neither words nor fields with the report is noise, not a lead.
     ranked = [r for r in rank(hits, query, utcnow(), votes) if r.score >= MIN_SCORE][: deps.k]
     return {

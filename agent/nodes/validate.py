@@ -11,11 +11,13 @@ from agent.language import reply_language
 from agent.state import TurnState
 
 MAX_CHARS = 2000
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f]")
+# Control characters, and lone UTF-16 surrogates ("\ud800" is valid JSON but no valid UTF-8).
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    """Control characters out (PostgreSQL JSON cannot hold NUL), length capped."""
+    """Control characters and lone surrogates out (PostgreSQL JSON cannot hold NUL, nothing
+    UTF-8 can hold a surrogate: the LLM request failed on one), length capped."""
     return _CONTROL.sub(" ", text or "").strip()[:MAX_CHARS]
 
 

@@ -24,9 +24,10 @@ from evaluation.page import (
     load_page_data,
     render_eval_page,
 )
+from tests.fake_secrets import ADMIN_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
-TOKEN = "s3cret-token"
+TOKEN = ADMIN_TOKEN
 EVIL = '<script>alert("x")</script> 펌프 누설'
 
 

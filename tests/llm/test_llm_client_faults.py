@@ -22,6 +22,7 @@ from adapters.llm.base import (
     LLMUnavailable,
 )
 from adapters.llm.client import OpenAICompatibleLLM
+from tests.fake_secrets import LLM_API_KEY
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -92,12 +93,12 @@ async def test_is_an_llm() -> None:
 
 async def test_request_shape_uses_strict_json_schema_and_bearer_token() -> None:
     server = Server(ok())
-    llm = client(server, api_key="sekret")
+    llm = client(server, api_key=LLM_API_KEY)
     assert await llm.chat_json(MESSAGES, SCHEMA, max_tokens=33) == {"color": "blue"}
     request = server.requests[0]
     body = json.loads(request.content)
     assert str(request.url) == "http://llm.test/v1/chat/completions"
-    assert request.headers["authorization"] == "Bearer sekret"
+    assert request.headers["authorization"] == f"Bearer {LLM_API_KEY}"
     assert body["model"] == "m" and body["max_tokens"] == 33 and body["temperature"] == 0.0
     assert body["messages"] == MESSAGES
     assert body["response_format"] == {
