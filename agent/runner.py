@@ -50,6 +50,7 @@ class Agent:
         self.repo = repo
         self.durability = durability
         self.graph = build_graph(deps, checkpointing.saver)
+        self._touches: set[asyncio.Task[None]] = set()
         self.locks = ThreadLocks(checkpointing.lock_pool, checkpointing.connect_timeout)
         self.watch = DatabaseWatch(self._probe, checkpointing.recover)
         checkpointing.guard(lambda: self.watch.blocking)
@@ -110,11 +111,10 @@ class Agent:
         for part in response.get("degraded") or []:
             DEGRADED.labels(part).inc()
         if self.repo is not None:
-            try:
-                await asyncio.to_thread(self.repo.touch_thread, thread_id)
-            except Exception as exc:
-                # Bookkeeping for pruning only: never worth losing the answer over.
-                log.warning("could not record the turn on %s: %r", thread_id, exc)
+            # Bookkeeping for pruning and expiry only: written after the answer, not before it.
+            task = asyncio.get_running_loop().create_task(self._touch(thread_id))
+            self._touches.add(task)
+            task.add_done_callback(self._touches.discard)
         log.info(
             "turn done",
             extra={
@@ -196,10 +196,24 @@ class Agent:
         snapshot = await self.graph.aget_state({"configurable": {"thread_id": thread_id}})
         return dict(snapshot.values)
 
+    async def _touch(self, thread_id: str) -> None:
+        assert self.repo is not None
+        try:
+            await asyncio.to_thread(self.repo.touch_thread, thread_id)
+        except Exception as exc:
+            # Never worth losing an answer over; the next turn records the thread again.
+            log.warning("could not record the turn on %s: %r", thread_id, exc)
+
+    async def settle(self) -> None:
+        """Wait for the activity records of finished turns."""
+        if self._touches:
+            await asyncio.gather(*self._touches, return_exceptions=True)
+
     async def prune(self) -> int:
         """Keep only the latest checkpoint of conversations that had turns since the last prune."""
         if self.repo is None:
             return 0
+        await self.settle()
         threads = await asyncio.to_thread(self.repo.threads_to_prune)
         if threads:
             await self.checkpointing.prune(threads)
@@ -210,6 +224,7 @@ class Agent:
         """Delete conversations idle for more than `days` days."""
         if self.repo is None:
             return 0
+        await self.settle()
         cutoff = utcnow() - timedelta(days=days)
         threads = await asyncio.to_thread(self.repo.idle_threads, cutoff)
         for thread_id in threads:

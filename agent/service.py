@@ -23,7 +23,11 @@ async def open_agent(ctx: PMark | None = None, durability: str = "async") -> Asy
     deps = await asyncio.to_thread(AgentDeps.from_context, ctx, llm)
     try:
         async with open_checkpointer(ctx.settings) as checkpointing:
-            yield Agent(deps, checkpointing, ctx.repo, durability=durability)
+            agent = Agent(deps, checkpointing, ctx.repo, durability=durability)
+            try:
+                yield agent
+            finally:
+                await agent.settle()
     finally:
         if llm is not None:
             await llm.aclose()

@@ -37,6 +37,7 @@ async def test_idle_conversations_are_deleted(agent: Agent) -> None:
     await agent.turn(old, "부산 펌프 누유 긴급")
     await agent.turn(fresh, "서울 모터 과열 보통")
     assert agent.repo is not None
+    await agent.settle()  # the turns' activity records are written after their answers
     with Session(agent.repo.engine) as s, s.begin():
         s.execute(
             update(ThreadActivityRow)
