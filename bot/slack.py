@@ -26,11 +26,11 @@ from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
 from bot.spool import Spool, SpoolItem, claim_once
+from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
 SPOOL_KIND = "slack-message"
-TURN_TIMEOUT = 120.0
 MAX_TEXT = 4000
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
@@ -253,18 +253,17 @@ class SlackBot:
                 self.repo.save_conversation_ref, CHANNEL, str(held["channel"]), held["reference"]
             )
         thread, text, turn_id = str(held["thread"]), str(held["text"]), str(held["turn_id"])
-        try:
-            async with self.background.turn_slot():
-                response = await asyncio.wait_for(
-                    self.agent.turn(thread, text, user_id=str(held["user"]), turn_id=turn_id),
-                    TURN_TIMEOUT,
-                )
-        except DatabaseUnavailable:
-            raise
-        except Exception:
-            HANDLER_ERRORS.labels(CHANNEL).inc()
-            log.exception("kept Slack turn %s failed", turn_id, extra={"turn_id": turn_id})
-            response = failure_response(turn_id, text, thread)
+        response = await answer_turn(
+            self.agent,
+            self.background,
+            CHANNEL,
+            thread,
+            text,
+            str(held["user"]),
+            turn_id,
+            "kept Slack",
+            log,
+        )
         response.setdefault("thread", thread)
         self.feedback.remember(response)
         # Raises when Slack does not take it: the entry stays for the next attempt.
@@ -314,10 +313,9 @@ class SlackBot:
         key: str | None = None,
     ) -> None:
         try:
-            async with self.background.turn_slot():
-                response = await asyncio.wait_for(
-                    self.agent.turn(thread, text, user_id=user, turn_id=turn_id), TURN_TIMEOUT
-                )
+            response = await answer_turn(
+                self.agent, self.background, CHANNEL, thread, text, user, turn_id, "Slack", log
+            )
         except DatabaseUnavailable:
             if self.spool is not None:
                 held = {
@@ -337,10 +335,6 @@ class SlackBot:
                 except Exception:
                     log.exception("could not keep Slack turn %s", turn_id)
             HANDLER_ERRORS.labels(CHANNEL).inc()
-            response = failure_response(turn_id, text, thread)
-        except Exception:
-            HANDLER_ERRORS.labels(CHANNEL).inc()
-            log.exception("Slack turn %s failed", turn_id, extra={"turn_id": turn_id})
             response = failure_response(turn_id, text, thread)
         response.setdefault("thread", thread)
         self.feedback.remember(response)

@@ -61,12 +61,12 @@ from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
 from bot.spool import Spool, SpoolItem, claim_once
+from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHANNEL = "teams"
 SPOOL_KIND = "teams-message"
-TURN_TIMEOUT = 120.0
 TYPING_EVERY = 3.0
 MAX_TEXT = 4000
 
@@ -571,20 +571,14 @@ class TeamsBot:
             typing = asyncio.get_running_loop().create_task(self._keep_typing(context, reference))
             held = False
             try:
-                async with self.background.turn_slot():
-                    response = await asyncio.wait_for(
-                        self.agent.turn(thread, text, user_id=user, turn_id=turn_id),
-                        TURN_TIMEOUT,
-                    )
+                response = await answer_turn(
+                    self.agent, self.background, CHANNEL, thread, text, user, turn_id, "Teams", log
+                )
             except DatabaseUnavailable:
                 held = self.spool is not None
                 if not held:
                     HANDLER_ERRORS.labels(CHANNEL).inc()
                     log.error("Teams turn %s failed: database unavailable", turn_id)
-                response = failure_response(turn_id, text, thread)
-            except Exception:
-                HANDLER_ERRORS.labels(CHANNEL).inc()
-                log.exception("Teams turn %s failed", turn_id, extra={"turn_id": turn_id})
                 response = failure_response(turn_id, text, thread)
             finally:
                 typing.cancel()
@@ -629,18 +623,17 @@ class TeamsBot:
                 self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
             )
         thread, text, turn_id = str(p["thread"]), str(p["text"]), str(p["turn_id"])
-        try:
-            async with self.background.turn_slot():
-                response = await asyncio.wait_for(
-                    self.agent.turn(thread, text, user_id=str(p["user"]), turn_id=turn_id),
-                    TURN_TIMEOUT,
-                )
-        except DatabaseUnavailable:
-            raise
-        except Exception:
-            HANDLER_ERRORS.labels(CHANNEL).inc()
-            log.exception("kept Teams turn %s failed", turn_id, extra={"turn_id": turn_id})
-            response = failure_response(turn_id, text, thread)
+        response = await answer_turn(
+            self.agent,
+            self.background,
+            CHANNEL,
+            thread,
+            text,
+            str(p["user"]),
+            turn_id,
+            "kept Teams",
+            log,
+        )
         response.setdefault("thread", thread)
 
         async def callback(context: TurnContext) -> None:
