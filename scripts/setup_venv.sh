@@ -5,8 +5,9 @@ cd "$(dirname "$0")/.."
 EXTRAS=${1:-}
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+# A venv interrupted while being created has python but no pip: start it over.
+if [ ! -x .venv/bin/python ] || [ ! -x .venv/bin/pip ]; then
+  "$PY" -m venv --clear .venv
   .venv/bin/pip install -q --upgrade pip
 fi
 # llama-cpp-python (the llmtest extra) compiles llama.cpp: build it portable and without tools.
