@@ -25,7 +25,7 @@ from bot.cards import failure_response, file_later_text, held_text, plain_text, 
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
-from bot.spool import Spool, SpoolItem, claim_once
+from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
 from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
@@ -239,16 +239,11 @@ class SlackBot:
     async def replay(self, item: SpoolItem) -> None:
         """Answer a kept message now that the database is back (raises to keep it longer)."""
         held = dict(item.payload)
-        if not held.get("claimed"):
-            key = held.get("delivery_key")
-            if key and not await asyncio.to_thread(self.repo.claim_event, key):
-                if not held.get("claim_attempted"):
-                    log.info("kept Slack event %s was answered on a redelivery", key)
-                    return
-                log.info("kept Slack event %s: its own claim had gone through", key)
-            held["claimed"] = True
-            assert self.spool is not None
-            await asyncio.to_thread(self.spool.update, item.key, held)
+        newly = not held.get("claimed")
+        assert self.spool is not None
+        if not await claim_for_replay(self.repo, self.spool, item.key, held, "Slack event"):
+            return
+        if newly:
             await asyncio.to_thread(
                 self.repo.save_conversation_ref, CHANNEL, str(held["channel"]), held["reference"]
             )

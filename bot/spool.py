@@ -193,6 +193,24 @@ async def claim_once(repo: Repository, key: str, watch: DatabaseWatch) -> bool:
     return True
 
 
+async def claim_for_replay(
+    repo: Repository, spool: Spool, item_key: str, payload: dict[str, Any], what: str
+) -> bool:
+    """Claim a kept message's delivery id before it is answered; False when a redelivery
+    already answered it. Marks the payload claimed, in the spool too, so a retry skips this."""
+    if payload.get("claimed"):
+        return True
+    key = payload.get("delivery_key")
+    if key and not await asyncio.to_thread(repo.claim_event, key):
+        if not payload.get("claim_attempted"):
+            log.info("kept %s %s was answered on a redelivery", what, key)
+            return False
+        log.info("kept %s %s: its own claim had gone through", what, key)
+    payload["claimed"] = True
+    await asyncio.to_thread(spool.update, item_key, payload)
+    return True
+
+
 Handler = Callable[[SpoolItem], Awaitable[None]]
 Spawn = Callable[[Coroutine[Any, Any, Any], str], object]
 

@@ -60,7 +60,7 @@ from bot.cards import (
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
-from bot.spool import Spool, SpoolItem, claim_once
+from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
 from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
@@ -608,16 +608,11 @@ class TeamsBot:
         """Answer a kept message now that the database is back (raises to keep it longer)."""
         p = dict(item.payload)
         reference = ConversationReference().deserialize(p["reference"])
-        if not p.get("claimed"):
-            key = p.get("delivery_key")
-            if key and not await asyncio.to_thread(self.repo.claim_event, key):
-                if not p.get("claim_attempted"):
-                    log.info("kept Teams activity %s was answered on a redelivery", key)
-                    return
-                log.info("kept Teams activity %s: its own claim had gone through", key)
-            p["claimed"] = True
-            assert self.spool is not None
-            await asyncio.to_thread(self.spool.update, item.key, p)
+        newly = not p.get("claimed")
+        assert self.spool is not None
+        if not await claim_for_replay(self.repo, self.spool, item.key, p, "Teams activity"):
+            return
+        if newly:
             stored = _storable_reference(reference)
             await asyncio.to_thread(
                 self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
