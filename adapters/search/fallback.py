@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
@@ -19,19 +19,25 @@ log = logging.getLogger(__name__)
 # Writes the primary missed while it was down, replayed when it is back (beyond this many,
 # `pmark reindex` is needed and the log says so).
 MAX_MISSED = 20_000
-# A primary query still running after this long gets a readiness check on the side: a killed
-# server refuses it at once, and the mirror answers without waiting for the query timeout.
-CHECK_AFTER_S = 0.25
+# A primary query still running after this long is hedged: the mirror answers it, and the primary
+# gets a readiness check (a killed server refuses it at once). A server that is up but slow (one
+# just restarted loads its shards lazily) is left to finish in the background, and until it does
+# the mirror answers every query, so a turn of several queries pays this at most once.
+HEDGE_AFTER_S = 0.25
+# How long that readiness check may take before the mirror answers anyway.
+CHECK_WAIT_S = 0.25
 
 
 class FallbackIndex:
     """Writes go to both indexes; queries go to the primary and fall back to the mirror.
 
-    A primary query gets `query_timeout` seconds (the Weaviate client itself retries an
-    unreachable server for a minute); past it the mirror answers. While the primary is down,
-    queries never wait for it: reconnection is tried every `retry_after_s` seconds on a
-    background thread (only the very first connection, and writes, wait for it). Writes the
-    primary missed meanwhile are replayed into it once it is back, so the two stay in step.
+    A primary query that has not answered after `HEDGE_AFTER_S` is answered by the mirror; the
+    primary is failed (and its client closed, which ends the client's own minute of retries) when
+    its readiness check fails or its query is still running after `query_timeout` seconds. While
+    the primary is down or slow, queries never wait for it: reconnection is tried every
+    `retry_after_s` seconds on a background thread (only the very first connection, and writes,
+    wait for it). Writes the primary missed meanwhile are replayed into it once it is back, so the
+    two stay in step.
     """
 
     def __init__(
@@ -53,6 +59,8 @@ class FallbackIndex:
         self._lock = threading.Lock()
         self._missed: dict[str, tuple[Notification, npt.NDArray[np.float32]] | None] = {}
         self._overflowed = False
+        # The primary's query still running past the hedge: (primary, its future, started at).
+        self._slow: tuple[SearchIndex, Future[list[SearchHit]], float] | None = None
         self.fallbacks = 0
         self.degraded = False
 
@@ -107,6 +115,8 @@ class FallbackIndex:
             self.degraded = True
             if failed is not None and self._primary is failed:
                 self._primary = None
+                if self._slow is not None and self._slow[0] is failed:
+                    self._slow = None
             else:
                 failed = None
         if was_up or what != "connect":
@@ -191,15 +201,17 @@ class FallbackIndex:
         filters: SearchFilters | None = None,
         limit: int = 10,
     ) -> list[SearchHit]:
-        """Hybrid query on the primary; the mirror answers while the primary is down."""
+        """Hybrid query on the primary; the mirror answers while the primary is down or slow."""
         primary = self._get_primary(wait=False)
-        if primary is not None:
+        if primary is not None and not self._still_slow(primary):
             try:
                 hits = self._query_primary(primary, text, vector, alpha, filters, limit)
-                self.degraded = False
-                return hits
             except Exception as exc:
                 self._fail("query", exc, primary)
+            else:
+                if hits is not None:
+                    self.degraded = False
+                    return hits
         self.fallbacks += 1
         self.degraded = True
         return self.mirror.query(text, vector, alpha, filters, limit)
@@ -212,26 +224,57 @@ class FallbackIndex:
         alpha: float,
         filters: SearchFilters | None,
         limit: int,
-    ) -> list[SearchHit]:
+    ) -> list[SearchHit] | None:
+        """The primary's hits, or None when it is too slow and the mirror should answer."""
         if self.query_timeout is None:
             return primary.query(text, vector, alpha, filters, limit)
+        queries = self._pool()
+        started = time.monotonic()
+        future = queries.submit(primary.query, text, vector, alpha, filters, limit)
+        try:
+            return future.result(timeout=min(HEDGE_AFTER_S, self.query_timeout))
+        except FutureTimeout:
+            pass
+        ready = queries.submit(primary.health)
+        try:
+            if not ready.result(timeout=CHECK_WAIT_S):
+                raise ConnectionError("the primary search index is not ready")
+        except FutureTimeout:
+            pass
+        if future.done():
+            return future.result()
+        with self._lock:
+            if self._slow is None:
+                self._slow = (primary, future, started)
+        future.add_done_callback(lambda f: self._slow_finished(primary, f))
+        return None
+
+    def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._queries is None:
                 self._queries = ThreadPoolExecutor(8, thread_name_prefix="pmark-search")
-            queries = self._queries
-        future = queries.submit(primary.query, text, vector, alpha, filters, limit)
-        started = time.monotonic()
-        try:
-            try:
-                return future.result(timeout=min(CHECK_AFTER_S, self.query_timeout))
-            except FutureTimeout:
-                if not primary.health():
-                    raise
-            left = self.query_timeout - (time.monotonic() - started)
-            return future.result(timeout=max(0.0, left))
-        except FutureTimeout:
-            # Closing the failed primary (in _fail) also ends the client's retries.
-            raise TimeoutError(f"no answer within {self.query_timeout:.1f} s") from None
+            return self._queries
+
+    def _still_slow(self, primary: SearchIndex) -> bool:
+        """Whether a slow query of this primary is still running (failed once overdue)."""
+        with self._lock:
+            slow = self._slow
+            if slow is not None and slow[0] is not primary:
+                self._slow = slow = None
+        if slow is None:
+            return False
+        timeout = self.query_timeout if self.query_timeout is not None else 0.0
+        if time.monotonic() - slow[2] >= timeout:
+            self._fail("query", TimeoutError(f"no answer within {timeout:.1f} s"), primary)
+        return True
+
+    def _slow_finished(self, primary: SearchIndex, future: Future[list[SearchHit]]) -> None:
+        with self._lock:
+            if self._slow is not None and self._slow[1] is future:
+                self._slow = None
+        exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, Exception):
+            self._fail("query", exc, primary)
 
     def refresh(self) -> None:
         """Build the mirror's BM25 statistics now, not during the first outage's first turn."""

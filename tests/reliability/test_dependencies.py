@@ -154,6 +154,7 @@ class _Index:
         self.delay = delay
         self.healthy = healthy
         self.upserts: list[str] = []
+        self.closed = False
 
     def query(
         self,
@@ -182,7 +183,7 @@ class _Index:
         return self.healthy
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
 
 def test_a_dead_primary_index_costs_a_quarter_second_and_is_caught_up_later() -> None:
@@ -203,6 +204,43 @@ def test_a_dead_primary_index_costs_a_quarter_second_and_is_caught_up_later() ->
         assert time.monotonic() < deadline, "the primary was not used again"
         time.sleep(0.05)
     assert not index.degraded and opened[-1].upserts == ["N1"]
+    index.close()
+
+
+def test_a_slow_primary_index_costs_one_hedge_per_episode_then_is_used_again() -> None:
+    # A Weaviate just restarted is ready but slow while it loads its shards.
+    primary = _Index("primary", delay=1.2)
+    index = FallbackIndex(lambda: primary, _Index("mirror"), retry_after_s=0.2, query_timeout=5)
+    vector = np.zeros(4, dtype=np.float32)
+    started = time.monotonic()
+    assert index.query("x", vector, 0.5)[0].itemno == "mirror"
+    assert time.monotonic() - started < 0.9
+    started = time.monotonic()
+    for _ in range(3):  # the other queries of the turn do not wait for it again
+        assert index.query("x", vector, 0.5)[0].itemno == "mirror"
+    assert time.monotonic() - started < 0.2
+    primary.delay = 0.0
+    deadline = time.monotonic() + 5
+    while index.query("x", vector, 0.5)[0].itemno != "primary":  # the slow query finished
+        assert time.monotonic() < deadline, "the primary was not used again"
+        time.sleep(0.05)
+    assert not primary.closed and not index.degraded
+    index.close()
+
+
+def test_a_primary_index_still_silent_after_the_timeout_is_closed_and_replaced() -> None:
+    opened = [_Index("hung", delay=30.0)]  # ready, but its queries never return
+    index = FallbackIndex(lambda: opened[-1], _Index("mirror"), retry_after_s=0.1, query_timeout=1)
+    vector = np.zeros(4, dtype=np.float32)
+    assert index.query("x", vector, 0.5)[0].itemno == "mirror"
+    time.sleep(1.0)
+    opened.append(_Index("replacement"))
+    assert index.query("x", vector, 0.5)[0].itemno == "mirror"  # overdue: failed, closed
+    assert opened[0].closed
+    deadline = time.monotonic() + 5
+    while index.query("x", vector, 0.5)[0].itemno != "replacement":
+        assert time.monotonic() < deadline, "no reconnection after the hung primary"
+        time.sleep(0.05)
     index.close()
 
 
