@@ -6,11 +6,13 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from adapters.settings import Settings
 from agent.checkpointer import open_checkpointer
 from agent.context import PMark
+from agent.pgsaver import turn_connection
 from agent.service import open_agent
 from tests.conftest import service_url
 
@@ -68,3 +70,52 @@ async def test_a_turn_writes_its_checkpoints_on_its_lock_connection(
             ]
             assert len(history) > 5  # one per node: crash-resumable between nodes
             assert (await agent.state(thread))["notification"]["location"]["code"] == "BUS"
+
+
+async def test_queued_checkpoint_writes_are_all_stored_and_a_lost_one_fails_the_turn(
+    tmp_path: Path,
+) -> None:
+    """Writes queued during a turn are all stored when it ends; one the server never got makes
+    the turn fail (so it is retried), instead of the lock being released over a gap."""
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    settings = Settings(data_dir=tmp_path, postgres_url=url)
+    async with open_checkpointer(settings) as checkpointing:
+        saver, locks = checkpointing.saver, checkpointing.lock_pool
+        assert locks is not None
+        thread = f"test:queued-{uuid.uuid4().hex[:6]}"
+        config = {"configurable": {"thread_id": thread, "checkpoint_ns": "", "checkpoint_id": "1"}}
+        async with locks.connection() as conn, turn_connection(conn):
+            for i in range(5):
+                await saver.aput_writes(config, [("channel", {"n": i})], f"task-{i}")
+        stored = await saver.aget_tuple(
+            {"configurable": {"thread_id": thread, "checkpoint_id": "1"}}
+        )
+        assert stored is None  # writes without their checkpoint are not a checkpoint...
+        async with locks.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "select task_id from checkpoint_writes where thread_id = %s order by task_id",
+                    (thread,),
+                )
+            ).fetchall()
+        assert [r[0] for r in rows] == [f"task-{i}" for i in range(5)]  # ...but all are stored
+
+        with pytest.raises(psycopg.OperationalError):
+            async with locks.connection() as conn, turn_connection(conn):
+                async with locks.connection() as other:
+                    await other.execute("select pg_terminate_backend(%s)", (conn.info.backend_pid,))
+                await saver.aput_writes(config, [("channel", {"n": 9})], "task-lost")
+
+
+async def test_checkpoint_blobs_are_compressed_with_lz4(tmp_path: Path) -> None:
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    async with open_checkpointer(Settings(data_dir=tmp_path, postgres_url=url)) as checkpointing:
+        assert checkpointing.pool is not None
+        async with checkpointing.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "select attcompression::text as c from pg_attribute where attname = 'blob'"
+                    " and attrelid in ('checkpoint_blobs'::regclass, 'checkpoint_writes'::regclass)"
+                )
+            ).fetchall()
+    assert [r["c"] for r in rows] == ["l", "l"]
