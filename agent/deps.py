@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from adapters.domain import CatalogEntry
 from adapters.llm.base import LLM
+from adapters.search.embedded import EmbeddedIndex
 from adapters.settings import Settings
 from agent.parsing.parser import CatalogParser
 from agent.recommend.service import Recommender
@@ -25,6 +26,8 @@ class AgentDeps:
     catalog: dict[tuple[str, str], CatalogEntry]
     llm: LLM | None = None
     k: int = 5
+    # Whether search runs in this process (CPU, run on the loop) or on a server (I/O, threaded).
+    search_in_process: bool = False
 
     @classmethod
     def from_context(cls, ctx: PMark, llm: LLM | None = None) -> AgentDeps:
@@ -40,6 +43,7 @@ class AgentDeps:
             recommender=Recommender(ctx),
             catalog={(e.category, e.code): e for e in entries},
             llm=llm,
+            search_in_process=isinstance(ctx.index, EmbeddedIndex),
         )
 
     def names(self, category: str, code: str | None) -> tuple[str, str]:

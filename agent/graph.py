@@ -63,6 +63,16 @@ def _failed(state: TurnState) -> bool:
     return bool(state.get("errors"))
 
 
+def _on_loop(route: Callable[[TurnState], str]) -> Callable[[TurnState], Awaitable[str]]:
+    """A routing function as a coroutine: LangGraph runs a plain one on a worker thread, a
+    hop per edge that costs more than the routing (and waits for a core on a busy host)."""
+
+    async def run(state: TurnState) -> str:
+        return route(state)
+
+    return run
+
+
 def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
     """Compile the graph with the given checkpointer."""
     g: StateGraph[TurnState] = StateGraph(TurnState)
@@ -101,18 +111,18 @@ def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
         return lambda state: "error_handler" if _failed(state) else target
 
     g.add_edge(START, "validate")
-    g.add_conditional_edges(
-        "validate", after_validate, ["parse", "followup", "empty", "error_handler"]
-    )
-    g.add_conditional_edges("parse", ok_or_error("normalize"), ["normalize", "error_handler"])
-    g.add_conditional_edges("normalize", after_normalize, ["clarify", "retrieve", "error_handler"])
-    g.add_conditional_edges("clarify", after_clarify, ["clarify", "retrieve", "error_handler"])
-    g.add_conditional_edges("retrieve", ok_or_error("recommend"), ["recommend", "error_handler"])
-    g.add_conditional_edges("recommend", ok_or_error("respond"), ["respond", "error_handler"])
-    g.add_conditional_edges(
-        "respond", ok_or_error("quality_check"), ["quality_check", "error_handler"]
-    )
-    g.add_conditional_edges("quality_check", after_quality, ["retrieve", "error_handler", END])
+    routes: list[tuple[str, Callable[[TurnState], str], list[str]]] = [
+        ("validate", after_validate, ["parse", "followup", "empty", "error_handler"]),
+        ("parse", ok_or_error("normalize"), ["normalize", "error_handler"]),
+        ("normalize", after_normalize, ["clarify", "retrieve", "error_handler"]),
+        ("clarify", after_clarify, ["clarify", "retrieve", "error_handler"]),
+        ("retrieve", ok_or_error("recommend"), ["recommend", "error_handler"]),
+        ("recommend", ok_or_error("respond"), ["respond", "error_handler"]),
+        ("respond", ok_or_error("quality_check"), ["quality_check", "error_handler"]),
+        ("quality_check", after_quality, ["retrieve", "error_handler", END]),
+    ]
+    for source, route, targets in routes:
+        g.add_conditional_edges(source, _on_loop(route), targets)
     g.add_edge("followup", END)
     g.add_edge("empty", END)
     g.add_edge("error_handler", END)

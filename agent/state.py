@@ -36,7 +36,7 @@ class TurnState(TypedDict, total=False):
     equipment_tag: str | None
     missing: list[str]
     asked: list[str]
-    hits: list[dict[str, Any]]
+    hits: list[list[Any]]  # agent/hits.py rows
     recommendations: list[dict[str, Any]]
     response: dict[str, Any]
     last_answer: dict[str, Any]

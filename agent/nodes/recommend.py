@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import Any
 
-from adapters.search.base import SearchHit
 from adapters.sql.repository import utcnow
 from agent.deps import AgentDeps
+from agent.hits import hit_from_state
 from agent.nodes.normalize import EMPTY
 from agent.recommend.ranking import Query, rank
 from agent.state import TurnState
 
 log = logging.getLogger(__name__)
 MIN_SCORE = 0.1
-
-
-def _hit(data: dict[str, Any]) -> SearchHit:
-    values = dict(data)
-    if isinstance(values.get("created_at"), str):
-        values["created_at"] = datetime.fromisoformat(values["created_at"])
-    return SearchHit(**values)
 
 
 async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
@@ -34,9 +26,12 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         location=notification.get("location", EMPTY)["code"],
         ancestors=deps.recommender.ancestors,
     )
-    hits = [_hit(h) for h in state.get("hits") or []]
+    hits = [hit_from_state(h) for h in state.get("hits") or []]
     try:
-        votes = await asyncio.to_thread(deps.recommender.votes)
+        # The database is read once a minute: only then is a worker thread worth its hop.
+        votes = deps.recommender.fresh_votes()
+        if votes is None:
+            votes = await asyncio.to_thread(deps.recommender.votes)
     except Exception as exc:
         # Supervisors' thumbs only nudge the ranking: an unreachable database costs them, not
         # the answer.
@@ -45,6 +40,9 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     # A case that shares neither words nor fields with the report is noise, not a lead.
     ranked = [r for r in rank(hits, query, utcnow(), votes) if r.score >= MIN_SCORE][: deps.k]
     return {
+        # Ranked: the candidates are not needed again, and every later checkpoint of the
+        # conversation (and each turn's first read) would carry them.
+        "hits": [],
         "recommendations": [
             {
                 "itemno": r.itemno,
@@ -56,5 +54,5 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
                 "failure_mode": r.failure_mode,
             }
             for r in ranked
-        ]
+        ],
     }

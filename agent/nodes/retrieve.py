@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 from agent.deps import AgentDeps
+from agent.hits import hit_row
 from agent.nodes.normalize import EMPTY
 from agent.parsing.parser import FieldValue, ParseResult
+from agent.pgsaver import settle_writes
 from agent.state import TurnState
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,14 @@ async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     parsed = as_parse(state) if state.get("retries", 0) == 0 else None
     degraded = list(state.get("degraded", []))
     try:
-        hits = await asyncio.to_thread(deps.recommender.candidates, text, parsed)
+        if deps.search_in_process:
+            # The embedded index is CPU work of ~10 ms at 100k rows: a worker thread would only
+            # add a hop and fight the loop for the GIL while the checkpoints are written. The
+            # loop is held meanwhile, so the checkpoints so far are stored first.
+            await settle_writes()
+            hits = deps.recommender.candidates(text, parsed)
+        else:  # a search server: the wait is network I/O, kept off the loop
+            hits = await asyncio.to_thread(deps.recommender.candidates, text, parsed)
     except Exception as exc:
         log.warning("search failed: %s", type(exc).__name__)
         degraded.append("search")
@@ -52,16 +60,4 @@ async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     if getattr(deps.recommender.ctx.index, "degraded", False):
         # Weaviate is down and its embedded mirror answered: say so on the card.
         degraded.append("search-fallback")
-    return {"hits": [_hit_dict(h) for h in hits], "degraded": degraded}
-
-
-def _hit_dict(hit: Any) -> dict[str, Any]:
-    # Shallow on purpose: asdict deep-copies every field, a few ms per turn for 60 hits.
-    if is_dataclass(hit):
-        data = {f.name: getattr(hit, f.name) for f in fields(hit)}
-    else:
-        data = dict(vars(hit))
-    created = data.get("created_at")
-    if created is not None and not isinstance(created, str):
-        data["created_at"] = created.isoformat()
-    return data
+    return {"hits": [hit_row(h) for h in hits], "degraded": degraded}

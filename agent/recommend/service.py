@@ -45,6 +45,12 @@ class Recommender:
         self._votes: dict[tuple[str | None, str | None, str], int] = {}
         self._votes_at = 0.0
 
+    def fresh_votes(self) -> dict[tuple[str | None, str | None, str], int] | None:
+        """The cached votes while they are fresh; None when `votes()` would read the database."""
+        if time.monotonic() - self._votes_at > _VOTES_TTL_S:
+            return None
+        return self._votes
+
     def votes(self) -> dict[tuple[str | None, str | None, str], int]:
         """Supervisors' net votes, refreshed at most once a minute."""
         if time.monotonic() - self._votes_at > _VOTES_TTL_S:
