@@ -33,6 +33,8 @@ from langgraph.checkpoint.base import (
     ChannelVersions,
     Checkpoint,
     CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -83,11 +85,15 @@ class _TurnConnection:
     queued: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     writer: asyncio.Task[None] | None = None
     failed: BaseException | None = None
+    # The latest checkpoint as read in this turn, until the turn writes: the runner reads the
+    # state, then the graph reads it again to start from it.
+    latest: tuple[tuple[str, str], CheckpointTuple | None] | None = None
 
     def send(self, query: str, params: dict[str, Any]) -> None:
         """Queue a write; a writer task stores what is queued, in order."""
         if self.failed is not None:
             raise self.failed
+        self.latest = None
         self.queued.append((query, params))
         if self.writer is None or self.writer.done():
             self.writer = asyncio.get_running_loop().create_task(self._write())
@@ -166,11 +172,25 @@ class TurnScopedPostgresSaver(AsyncPostgresSaver):
         turn = _TURN.get()
         if turn is not None:
             await turn.flush()  # a read sees the turn's writes; writes keep their order
+            turn.latest = None
             async with turn.lock, _open_cursor(turn.conn, pipeline) as cur:
                 yield cur
             return
         async with self.pool.connection() as conn, _open_cursor(conn, pipeline) as cur:
             yield cur
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint asked for; the latest one is read once per turn until it writes."""
+        turn = _TURN.get()
+        configurable = config["configurable"]
+        if turn is None or get_checkpoint_id(config):
+            return await super().aget_tuple(config)
+        key = (str(configurable["thread_id"]), str(configurable.get("checkpoint_ns", "")))
+        if turn.latest is not None and turn.latest[0] == key:
+            return turn.latest[1]
+        found = await super().aget_tuple(config)
+        turn.latest = (key, found)
+        return found
 
     async def aput(
         self,

@@ -52,6 +52,11 @@ class Agent:
         self.graph = build_graph(deps, checkpointing.saver)
         self._touches: set[asyncio.Task[None]] = set()
         self.locks = ThreadLocks(checkpointing.lock_pool, checkpointing.connect_timeout)
+        # A turn holds a lock connection from start to end. Past the pool's size, turns wait
+        # here, in order, instead of timing out on the pool, which reads as a database outage
+        # (the served app has fewer turn slots anyway; direct callers such as benchmarks not).
+        pool = checkpointing.lock_pool
+        self._slots = asyncio.Semaphore(pool.max_size) if pool is not None else None
         self.watch = DatabaseWatch(self._probe, checkpointing.recover)
         checkpointing.guard(lambda: self.watch.blocking)
 
@@ -79,30 +84,11 @@ class Agent:
         turn_id = turn_id or uuid.uuid4().hex
         text, user_id = clean_text(text), clean_text(user_id)
         self._check_database()
-        try:
-            result = await self._locked_turn(thread_id, text, user_id, turn_id)
-        except Exception as exc:
-            if not is_outage(exc):
-                raise
-            if not await self.watch.probe_now():
-                raise DatabaseUnavailable("the database is unavailable") from exc
-            await self.checkpointing.recover()
-            DB_RETRIES.labels("turn").inc()
-            # The server is there: a connection died under the turn (pg_terminate_backend, a
-            # failover). Once more on fresh connections; the turn id makes the retry finish,
-            # not repeat, whatever the first attempt checkpointed.
-            log.warning(
-                "database connection lost during a turn; retrying it once (%s)",
-                type(exc).__name__,
-                extra={"thread_id": thread_id, "turn_id": turn_id},
-            )
-            try:
-                result = await self._locked_turn(thread_id, text, user_id, turn_id)
-            except Exception as again:
-                if not is_outage(again):
-                    raise
-                self.watch.failed(again)
-                raise DatabaseUnavailable("the database is unavailable") from again
+        if self._slots is None:
+            result = await self._attempts(thread_id, text, user_id, turn_id)
+        else:
+            async with self._slots:
+                result = await self._attempts(thread_id, text, user_id, turn_id)
         response = self._response(result, turn_id)
         response["thread"] = thread_id
         elapsed = time.perf_counter() - started
@@ -125,6 +111,35 @@ class Agent:
             },
         )
         return response
+
+    async def _attempts(
+        self, thread_id: str, text: str, user_id: str, turn_id: str
+    ) -> dict[str, Any]:
+        """The turn, once more on fresh connections if a connection died under it."""
+        try:
+            return await self._locked_turn(thread_id, text, user_id, turn_id)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if not await self.watch.probe_now():
+                raise DatabaseUnavailable("the database is unavailable") from exc
+            await self.checkpointing.recover()
+            DB_RETRIES.labels("turn").inc()
+            # The server is there: a connection died under the turn (pg_terminate_backend, a
+            # failover). Once more on fresh connections; the turn id makes the retry finish,
+            # not repeat, whatever the first attempt checkpointed.
+            log.warning(
+                "database connection lost during a turn; retrying it once (%s)",
+                type(exc).__name__,
+                extra={"thread_id": thread_id, "turn_id": turn_id},
+            )
+            try:
+                return await self._locked_turn(thread_id, text, user_id, turn_id)
+            except Exception as again:
+                if not is_outage(again):
+                    raise
+                self.watch.failed(again)
+                raise DatabaseUnavailable("the database is unavailable") from again
 
     async def _locked_turn(
         self, thread_id: str, text: str, user_id: str, turn_id: str

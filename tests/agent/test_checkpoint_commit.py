@@ -119,3 +119,22 @@ async def test_checkpoint_blobs_are_compressed_with_lz4(tmp_path: Path) -> None:
                 )
             ).fetchall()
     assert [r["c"] for r in rows] == ["l", "l"]
+
+
+async def test_a_turn_reads_its_latest_checkpoint_once_until_it_writes(loaded_dir: Path) -> None:
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    async with open_agent(PMark(Settings(data_dir=loaded_dir, postgres_url=url))) as agent:
+        thread = f"test:latest-{uuid.uuid4().hex[:6]}"
+        await agent.turn(thread, "펌프 누유")  # a question: the conversation waits for more
+        saver, locks = agent.checkpointing.saver, agent.checkpointing.lock_pool
+        assert locks is not None
+        config = {"configurable": {"thread_id": thread}}
+        async with locks.connection() as conn, turn_connection(conn):
+            first = await saver.aget_tuple(config)
+            assert first is not None and await saver.aget_tuple(config) is first
+            await saver.aput_writes(first.config, [("asked", ["x"])], "task-x")
+            again = await saver.aget_tuple(config)
+            assert again is not first and again is not None
+            assert ("task-x", "asked", ["x"]) in again.pending_writes  # the write is seen
+        outside = await saver.aget_tuple(config)
+        assert outside is not None and outside is not again
