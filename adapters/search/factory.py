@@ -19,10 +19,19 @@ def make_search_index(
     from adapters.search.fallback import FallbackIndex
     from adapters.search.weaviate import WeaviateIndex
 
+    connected: list[bool] = []
+
+    def open_weaviate() -> WeaviateIndex:
+        # Only a first connection creates the collection: later ones reconnect to a server
+        # that had it, and one missing there is still loading (or lost, for `pmark reindex`).
+        index = WeaviateIndex.from_settings(settings, embedder_dim, tokenizer, create=not connected)
+        connected[:] = [True]
+        return index
+
     # The embedded index mirrors Weaviate so a Weaviate outage degrades search instead of
     # failing turns.
     return FallbackIndex(
-        lambda: WeaviateIndex.from_settings(settings, embedder_dim, tokenizer),
+        open_weaviate,
         embedded,
         retry_after_s=settings.weaviate_retry_seconds,
         query_timeout=settings.weaviate_timeout,

@@ -55,6 +55,7 @@ class FallbackIndex:
         self._primary: SearchIndex | None = None
         self._failed_at = -1e9
         self._attempted = False
+        self._attempted_once = False
         self._connecting = False
         self._lock = threading.Lock()
         self._missed: dict[str, tuple[Notification, npt.NDArray[np.float32]] | None] = {}
@@ -93,14 +94,12 @@ class FallbackIndex:
             return
         try:
             self._replay_missed(primary)
+            self._check_complete(primary)
         except Exception as exc:
             with self._lock:
                 self._connecting = False
             self._fail("catch-up", exc, None)
-            try:
-                primary.close()
-            except Exception:
-                pass
+            threading.Thread(target=_close_quietly, args=(primary,), daemon=True).start()
             return
         with self._lock:
             self._primary = primary
@@ -126,10 +125,32 @@ class FallbackIndex:
                 type(exc).__name__,
             )
         if failed is not None:
-            try:
-                failed.close()
-            except Exception:
-                pass
+            # Closing ends the client's retries, but a client with calls still hanging on a
+            # dead or restarting server can take seconds to close: not on a turn's time.
+            threading.Thread(
+                target=_close_quietly, args=(failed,), name="pmark-search-close", daemon=True
+            ).start()
+
+    def _check_complete(self, primary: SearchIndex) -> None:
+        """Refuse a primary holding fewer notifications than the mirror.
+
+        A Weaviate just restarted answers before it has loaded its schema and shards; its
+        results then differ from the mirror's, or are empty. The mirror holds every
+        notification, so it keeps answering until the counts agree (and says so if they never
+        do: `pmark reindex` refills a Weaviate that lost its data).
+        """
+        if not self._attempted_once:
+            self._attempted_once = True
+            return  # the first connection: startup's ensure_index compares and rebuilds
+        held, expected = primary.count(), self.mirror.count()
+        if held < expected:
+            log.warning(
+                "primary search index answers but holds %d of %d notifications; the embedded "
+                "mirror keeps answering (run `pmark reindex` if this lasts)",
+                held,
+                expected,
+            )
+            raise RuntimeError(f"the primary holds {held} of {expected} notifications")
 
     # Writes the primary missed ---------------------------------------------------------------
 
@@ -308,3 +329,10 @@ class FallbackIndex:
         if self._queries is not None:
             self._queries.shutdown(wait=False, cancel_futures=True)
         self.mirror.close()
+
+
+def _close_quietly(index: SearchIndex) -> None:
+    try:
+        index.close()
+    except Exception:
+        log.debug("closing the failed primary search index failed", exc_info=True)

@@ -77,8 +77,13 @@ class WeaviateIndex:
         tokenization: str = "kiwi",
         tokenizer: Tokenizer | None = None,
         timeout: float = 30.0,
+        create: bool = True,
     ) -> None:
         """Connect and create the collection (and tenant) if they do not exist yet.
+
+        With `create=False` a missing collection is an error: a server coming back from a
+        restart lists no collections until it has reloaded its schema, and one created then
+        would be empty.
 
         `timeout` bounds queries and the connection checks; imports get longer.
         """
@@ -100,6 +105,8 @@ class WeaviateIndex:
             ),
         )
         try:
+            if not create and not self._client.collections.exists(self.name):
+                raise RuntimeError(f"collection {self.name} is missing on the server")
             self._collection = self._ensure_schema()
         except Exception:
             self._client.close()
@@ -107,7 +114,11 @@ class WeaviateIndex:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, dim: int, tokenizer: Tokenizer | None = None
+        cls,
+        settings: Settings,
+        dim: int,
+        tokenizer: Tokenizer | None = None,
+        create: bool = True,
     ) -> WeaviateIndex:
         """The index described by PMARK_WEAVIATE_* settings."""
         if not settings.weaviate_url:
@@ -123,6 +134,7 @@ class WeaviateIndex:
             tokenization=settings.weaviate_tokenization,
             tokenizer=tokenizer,
             timeout=settings.weaviate_timeout,
+            create=create,
         )
 
     # ----- schema -----

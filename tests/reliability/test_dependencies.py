@@ -155,6 +155,8 @@ class _Index:
         self.healthy = healthy
         self.upserts: list[str] = []
         self.closed = False
+        self.close_delay = 0.0
+        self.held = 0
 
     def query(
         self,
@@ -177,12 +179,13 @@ class _Index:
         return 0
 
     def count(self) -> int:
-        return 0
+        return self.held
 
     def health(self) -> bool:
         return self.healthy
 
     def close(self) -> None:
+        time.sleep(self.close_delay)  # a client with calls hanging on a restarting server
         self.closed = True
 
 
@@ -230,16 +233,47 @@ def test_a_slow_primary_index_costs_one_hedge_per_episode_then_is_used_again() -
 
 def test_a_primary_index_still_silent_after_the_timeout_is_closed_and_replaced() -> None:
     opened = [_Index("hung", delay=30.0)]  # ready, but its queries never return
+    opened[0].close_delay = 3.0
     index = FallbackIndex(lambda: opened[-1], _Index("mirror"), retry_after_s=0.1, query_timeout=1)
     vector = np.zeros(4, dtype=np.float32)
     assert index.query("x", vector, 0.5)[0].itemno == "mirror"
     time.sleep(1.0)
     opened.append(_Index("replacement"))
+    started = time.monotonic()
     assert index.query("x", vector, 0.5)[0].itemno == "mirror"  # overdue: failed, closed
-    assert opened[0].closed
+    assert time.monotonic() - started < 0.5  # the slow close is not on the query's time
+    deadline = time.monotonic() + 5
+    while not opened[0].closed:
+        assert time.monotonic() < deadline, "the hung primary was never closed"
+        time.sleep(0.05)
     deadline = time.monotonic() + 5
     while index.query("x", vector, 0.5)[0].itemno != "replacement":
         assert time.monotonic() < deadline, "no reconnection after the hung primary"
+        time.sleep(0.05)
+    index.close()
+
+
+def test_a_restarted_primary_index_is_used_again_only_once_it_holds_everything() -> None:
+    mirror = _Index("mirror")
+    mirror.held = 5
+    first = _Index("primary")
+    first.held = 5
+    opened = [first]
+    index = FallbackIndex(lambda: opened[-1], mirror, retry_after_s=0.1, query_timeout=2)
+    vector = np.zeros(4, dtype=np.float32)
+    assert index.query("x", vector, 0.5)[0].itemno == "primary"
+    first.healthy = False
+    assert index.health() is False  # killed
+    restarted = _Index("restarted")  # answering, but its data is not loaded yet
+    opened.append(restarted)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        assert index.query("x", vector, 0.5)[0].itemno == "mirror"
+        time.sleep(0.05)
+    restarted.held = 5
+    deadline = time.monotonic() + 5
+    while index.query("x", vector, 0.5)[0].itemno != "restarted":
+        assert time.monotonic() < deadline, "the complete primary was not used again"
         time.sleep(0.05)
     index.close()
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from adapters.domain import Notification
 from adapters.search.factory import make_search_index
 from adapters.search.fallback import FallbackIndex
+from adapters.search.weaviate import WeaviateIndex
 from adapters.settings import Settings
+from tests.conftest import service_url
 
 
 def test_unreachable_weaviate_falls_back_to_the_mirror(tmp_path: Path) -> None:
@@ -34,3 +38,19 @@ def test_unreachable_weaviate_falls_back_to_the_mirror(tmp_path: Path) -> None:
     assert index.fallbacks == 1 and index.degraded
     assert index.count() == 2
     index.close()
+
+
+@pytest.mark.weaviate
+def test_a_reconnection_does_not_create_a_missing_collection() -> None:
+    """A Weaviate reloading its schema after a restart lists no collections for a while: a
+    reconnection must not create an empty one in its place."""
+    url = service_url("PMARK_TEST_WEAVIATE_URL", "Weaviate")
+    name = f"Missing{uuid.uuid4().hex[:8]}"
+    with pytest.raises(RuntimeError, match="missing"):
+        WeaviateIndex(url, 4, name, create=False)
+    created = WeaviateIndex(url, 4, name)
+    try:
+        WeaviateIndex(url, 4, name, create=False).close()
+    finally:
+        created.drop()
+        created.close()
