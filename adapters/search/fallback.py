@@ -304,8 +304,18 @@ class FallbackIndex:
             refresh()
 
     def count(self) -> int:
-        """The mirror's count: it holds every notification even across primary outages."""
-        return self.mirror.count()
+        """The smaller of the two counts while the primary is up, so that startup's comparison
+        with the database refills a fresh (or emptied) Weaviate; the mirror's while it is down
+        (the mirror holds every notification even across primary outages)."""
+        held = self.mirror.count()
+        primary = self._get_primary(wait=False)
+        if primary is None:
+            return held
+        try:
+            return min(held, primary.count())
+        except Exception as exc:
+            self._fail("count", exc, primary)
+            return held
 
     def health(self) -> bool:
         """Whether the primary answers (a primary that does not is treated as down)."""

@@ -278,6 +278,19 @@ def test_a_restarted_primary_index_is_used_again_only_once_it_holds_everything()
     index.close()
 
 
+def test_an_empty_primary_index_shows_in_the_count_so_startup_refills_it() -> None:
+    mirror, fresh = _Index("mirror"), _Index("fresh")  # a new Weaviate, a full mirror
+    mirror.held = 5
+    index = FallbackIndex(lambda: fresh, mirror, retry_after_s=60, query_timeout=2)
+    assert index.count() == 0  # differs from the database: ensure_index rebuilds both
+    fresh.held = 5
+    assert index.count() == 5
+    fresh.healthy = False
+    assert index.health() is False
+    assert index.count() == 5  # down: the mirror's count
+    index.close()
+
+
 async def test_a_turn_retried_after_a_lost_connection_is_not_applied_twice(plant: PMark) -> None:
     async with open_agent(plant) as agent:
         real = agent.graph.ainvoke
