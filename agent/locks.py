@@ -27,6 +27,10 @@ class ThreadLocks:
         # How long to wait for a pooled connection (None: the pool's own timeout).
         self.connect_timeout = connect_timeout
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # A hold keeps a pool connection to its end. Past the pool's size, holds wait here, in
+        # order, instead of timing out on the pool, which reads as a database outage (the served
+        # app has fewer turn slots anyway; direct callers such as benchmarks not).
+        self._slots = asyncio.Semaphore(pool.max_size) if pool is not None else None
 
     @asynccontextmanager
     async def hold(self, thread_id: str) -> AsyncIterator[psycopg.AsyncConnection[Any] | None]:
@@ -36,11 +40,11 @@ class ThreadLocks:
             lock = asyncio.Lock()
             self._local[thread_id] = lock
         async with lock:
-            if self.pool is None:
+            if self.pool is None or self._slots is None:
                 yield None
                 return
             key = lock_key(thread_id)
-            async with self.pool.connection(timeout=self.connect_timeout) as conn:
+            async with self._slots, self.pool.connection(timeout=self.connect_timeout) as conn:
                 # Session-level lock on a dedicated autocommit connection: another replica's
                 # turn on the same thread waits here until this one is checkpointed.
                 await conn.execute("select pg_advisory_lock(%s)", (key,))

@@ -52,11 +52,6 @@ class Agent:
         self.graph = build_graph(deps, checkpointing.saver)
         self._touches: set[asyncio.Task[None]] = set()
         self.locks = ThreadLocks(checkpointing.lock_pool, checkpointing.connect_timeout)
-        # A turn holds a lock connection from start to end. Past the pool's size, turns wait
-        # here, in order, instead of timing out on the pool, which reads as a database outage
-        # (the served app has fewer turn slots anyway; direct callers such as benchmarks not).
-        pool = checkpointing.lock_pool
-        self._slots = asyncio.Semaphore(pool.max_size) if pool is not None else None
         self.watch = DatabaseWatch(self._probe, checkpointing.recover)
         checkpointing.guard(lambda: self.watch.blocking)
 
@@ -84,11 +79,7 @@ class Agent:
         turn_id = turn_id or uuid.uuid4().hex
         text, user_id = clean_text(text), clean_text(user_id)
         self._check_database()
-        if self._slots is None:
-            result = await self._attempts(thread_id, text, user_id, turn_id)
-        else:
-            async with self._slots:
-                result = await self._attempts(thread_id, text, user_id, turn_id)
+        result = await self._attempts(thread_id, text, user_id, turn_id)
         response = self._response(result, turn_id)
         response["thread"] = thread_id
         elapsed = time.perf_counter() - started

@@ -55,7 +55,7 @@ class FallbackIndex:
         self._primary: SearchIndex | None = None
         self._failed_at = -1e9
         self._attempted = False
-        self._attempted_once = False
+        self._connected_before = False
         self._connecting = False
         self._lock = threading.Lock()
         self._missed: dict[str, tuple[Notification, npt.NDArray[np.float32]] | None] = {}
@@ -99,11 +99,12 @@ class FallbackIndex:
             with self._lock:
                 self._connecting = False
             self._fail("catch-up", exc, None)
-            threading.Thread(target=_close_quietly, args=(primary,), daemon=True).start()
+            _close_in_background(primary)
             return
         with self._lock:
             self._primary = primary
             self._connecting = False
+            self._connected_before = True
         if self.degraded:
             log.warning("primary search index is back")
 
@@ -125,11 +126,7 @@ class FallbackIndex:
                 type(exc).__name__,
             )
         if failed is not None:
-            # Closing ends the client's retries, but a client with calls still hanging on a
-            # dead or restarting server can take seconds to close: not on a turn's time.
-            threading.Thread(
-                target=_close_quietly, args=(failed,), name="pmark-search-close", daemon=True
-            ).start()
+            _close_in_background(failed)  # ends the client's retries
 
     def _check_complete(self, primary: SearchIndex) -> None:
         """Refuse a primary holding fewer notifications than the mirror.
@@ -139,8 +136,7 @@ class FallbackIndex:
         notification, so it keeps answering until the counts agree (and says so if they never
         do: `pmark reindex` refills a Weaviate that lost its data).
         """
-        if not self._attempted_once:
-            self._attempted_once = True
+        if not self._connected_before:
             return  # the first connection: startup's ensure_index compares and rebuilds
         held, expected = primary.count(), self.mirror.count()
         if held < expected:
@@ -341,8 +337,14 @@ class FallbackIndex:
         self.mirror.close()
 
 
-def _close_quietly(index: SearchIndex) -> None:
-    try:
-        index.close()
-    except Exception:
-        log.debug("closing the failed primary search index failed", exc_info=True)
+def _close_in_background(index: SearchIndex) -> None:
+    """Close a failed primary on a side thread: a client with calls still hanging on a dead or
+    restarting server can take seconds to close, and that is not a turn's time to spend."""
+
+    def close() -> None:
+        try:
+            index.close()
+        except Exception:
+            log.debug("closing the failed primary search index failed", exc_info=True)
+
+    threading.Thread(target=close, name="pmark-search-close", daemon=True).start()

@@ -53,9 +53,11 @@ class Recommender:
 
     def votes(self) -> dict[tuple[str | None, str | None, str], int]:
         """Supervisors' net votes, refreshed at most once a minute."""
-        if time.monotonic() - self._votes_at > _VOTES_TTL_S:
-            self._votes = self.ctx.repo.supervisor_votes()
-            self._votes_at = time.monotonic()
+        fresh = self.fresh_votes()
+        if fresh is not None:
+            return fresh
+        self._votes = self.ctx.repo.supervisor_votes()
+        self._votes_at = time.monotonic()
         return self._votes
 
     def candidates(self, text: str, parsed: ParseResult | None, pool: int = 60) -> list[SearchHit]:
