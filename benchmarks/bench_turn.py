@@ -1,7 +1,7 @@
 """Conversation turns per second and latency (no LLM) over a large history.
 
     .venv/bin/python benchmarks/bench_turn.py [--notifications 100000] [--concurrency 1,10,100]
-        [--turns 4] [--postgres-url postgresql://pmark:pmark-pg-Zq7tW4nKx9@127.0.0.1:5432/pmark_checkpoints_test]
+        [--turns 4] [--catalog data/catalog.csv] [--postgres-url postgresql://pmark:pmark-pg-Zq7tW4nKx9@127.0.0.1:5432/pmark_checkpoints_test]
 
 History vectors are random unit vectors (embedding 100k texts with the real model takes longer
 than the benchmark itself); query texts are embedded for real, BM25 runs on real tokens. The
@@ -146,12 +146,18 @@ def main() -> None:
         help="turns per configuration at least (a p95 of 4 samples is just the maximum)",
     )
     ap.add_argument("--postgres-url", default=None)
+    ap.add_argument(
+        "--catalog",
+        type=Path,
+        default=REPO / "data" / "catalog.csv",
+        help="catalog CSV the history and the messages are built from (default: the demo one)",
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         ctx = PMark(Settings(data_dir=data))
-        ctx.import_catalog(REPO / "data" / "catalog.csv")
+        ctx.import_catalog(args.catalog)
         t0 = time.perf_counter()
         synthetic_history(ctx, args.notifications)
         print(
