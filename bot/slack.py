@@ -169,11 +169,7 @@ class SlackBot:
             },
         }
         if self.spool is not None and channel and user:
-            if (
-                key is not None
-                and self.spool.pending
-                and await asyncio.to_thread(self.spool.has, key)
-            ):
+            if key is not None and await self.spool.keeps(key):
                 log.info("redelivered Slack event %s is already kept", event_id)
                 return
             if self.agent.watch.blocking:
@@ -205,11 +201,7 @@ class SlackBot:
             if not is_outage(exc):
                 raise
             log.warning("conversation reference not saved: database unavailable")
-        if (
-            self.spool is not None
-            and self.spool.pending
-            and await asyncio.to_thread(self.spool.has_thread, thread)
-        ):
+        if self.spool is not None and await self.spool.keeps_thread(thread):
             # Earlier messages of this conversation wait in the spool: answer after them.
             await self._hold(held, notify=False)
             return

@@ -124,6 +124,14 @@ class Spool:
             row = self._conn.execute("select 1 from spool where key = ?", (key,)).fetchone()
         return row is not None
 
+    async def keeps(self, key: str) -> bool:
+        """`has`, off the loop, and only read when anything is kept at all."""
+        return bool(self.pending) and await asyncio.to_thread(self.has, key)
+
+    async def keeps_thread(self, thread: str) -> bool:
+        """`has_thread`, off the loop, and only read when anything is kept at all."""
+        return bool(self.pending) and await asyncio.to_thread(self.has_thread, thread)
+
     def has_thread(self, thread: str) -> bool:
         """Whether a conversation has pending entries (new messages then queue behind them)."""
         if not thread:

@@ -436,11 +436,7 @@ class TeamsBot:
         turn_id = uuid.uuid4().hex
         reference = TurnContext.get_conversation_reference(activity)
         if self.spool is not None:
-            if (
-                key is not None
-                and self.spool.pending
-                and await asyncio.to_thread(self.spool.has, key)
-            ):
+            if key is not None and await self.spool.keeps(key):
                 log.info("redelivered Teams activity %s is already kept", activity.id)
                 return
             if self.agent.watch.blocking:
@@ -467,11 +463,7 @@ class TeamsBot:
             if not is_outage(exc):
                 raise
             log.warning("conversation reference not saved: database unavailable")
-        if (
-            self.spool is not None
-            and self.spool.pending
-            and await asyncio.to_thread(self.spool.has_thread, thread)
-        ):
+        if self.spool is not None and await self.spool.keeps_thread(thread):
             # Earlier messages of this conversation wait in the spool: answer after them.
             await self._hold(context, reference, key, thread, text, user, turn_id, True, False)
             return
