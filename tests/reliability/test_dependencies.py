@@ -189,6 +189,15 @@ class _Index:
         self.closed = True
 
 
+def _answered_by(index: FallbackIndex, name: str, why: str) -> None:
+    """Query until `name` answers (within 5 s), else fail with `why`."""
+    vector = np.zeros(4, dtype=np.float32)
+    deadline = time.monotonic() + 5
+    while index.query("x", vector, 0.5)[0].itemno != name:
+        assert time.monotonic() < deadline, why
+        time.sleep(0.05)
+
+
 def test_a_dead_primary_index_costs_a_quarter_second_and_is_caught_up_later() -> None:
     primary = _Index("primary", delay=30.0, healthy=False)  # a killed Weaviate: no answer
     opened = [primary]
@@ -202,10 +211,7 @@ def test_a_dead_primary_index_costs_a_quarter_second_and_is_caught_up_later() ->
     opened.append(_Index("primary-again"))
     time.sleep(0.3)
     assert index.query("x", vector, 0.5)[0].itemno == "mirror"  # reconnects in the background
-    deadline = time.monotonic() + 5
-    while index.query("x", vector, 0.5)[0].itemno != "primary-again":
-        assert time.monotonic() < deadline, "the primary was not used again"
-        time.sleep(0.05)
+    _answered_by(index, "primary-again", "the primary was not used again")
     assert not index.degraded and opened[-1].upserts == ["N1"]
     index.close()
 
@@ -223,10 +229,7 @@ def test_a_slow_primary_index_costs_one_hedge_per_episode_then_is_used_again() -
         assert index.query("x", vector, 0.5)[0].itemno == "mirror"
     assert time.monotonic() - started < 0.2
     primary.delay = 0.0
-    deadline = time.monotonic() + 5
-    while index.query("x", vector, 0.5)[0].itemno != "primary":  # the slow query finished
-        assert time.monotonic() < deadline, "the primary was not used again"
-        time.sleep(0.05)
+    _answered_by(index, "primary", "the primary was not used again")  # the slow query finished
     assert not primary.closed and not index.degraded
     index.close()
 
@@ -246,10 +249,7 @@ def test_a_primary_index_still_silent_after_the_timeout_is_closed_and_replaced()
     while not opened[0].closed:
         assert time.monotonic() < deadline, "the hung primary was never closed"
         time.sleep(0.05)
-    deadline = time.monotonic() + 5
-    while index.query("x", vector, 0.5)[0].itemno != "replacement":
-        assert time.monotonic() < deadline, "no reconnection after the hung primary"
-        time.sleep(0.05)
+    _answered_by(index, "replacement", "no reconnection after the hung primary")
     index.close()
 
 
@@ -271,10 +271,7 @@ def test_a_restarted_primary_index_is_used_again_only_once_it_holds_everything()
         assert index.query("x", vector, 0.5)[0].itemno == "mirror"
         time.sleep(0.05)
     restarted.held = 5
-    deadline = time.monotonic() + 5
-    while index.query("x", vector, 0.5)[0].itemno != "restarted":
-        assert time.monotonic() < deadline, "the complete primary was not used again"
-        time.sleep(0.05)
+    _answered_by(index, "restarted", "the complete primary was not used again")
     index.close()
 
 
