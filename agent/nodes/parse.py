@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from adapters.llm.base import LLMError
+from agent.cpu import on_loop
 from agent.deps import AgentDeps
 from agent.parsing.parser import ParseResult
 from agent.state import FieldState, TurnState
@@ -30,8 +31,10 @@ def fields_of(result: ParseResult) -> dict[str, FieldState]:
 async def parse(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     """Parse the text; any LLM failure falls back to the catalog parser within the turn."""
     text = state.get("user_input", "")
-    # A millisecond or two of CPU: cheaper on the loop than a hop to a worker thread and back.
-    result = deps.parser.parse(text)
+    if on_loop(text):
+        result = deps.parser.parse(text)
+    else:
+        result = await asyncio.to_thread(deps.parser.parse, text)
     fields = fields_of(result)
     degraded = list(state.get("degraded", []))
     if deps.llm is not None:

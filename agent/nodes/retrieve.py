@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+from agent.cpu import on_loop
 from agent.deps import AgentDeps
 from agent.hits import hit_row
 from agent.nodes.normalize import EMPTY
@@ -45,13 +46,13 @@ async def retrieve(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     parsed = as_parse(state) if state.get("retries", 0) == 0 else None
     degraded = list(state.get("degraded", []))
     try:
-        if deps.search_in_process:
+        if deps.search_in_process and on_loop(text):
             # The embedded index is CPU work of ~10 ms at 100k rows: a worker thread would only
             # add a hop and fight the loop for the GIL while the checkpoints are written. The
             # loop is held meanwhile, so the checkpoints so far are stored first.
             await settle_writes()
             hits = deps.recommender.candidates(text, parsed)
-        else:  # a search server: the wait is network I/O, kept off the loop
+        else:  # a search server (network I/O) or a long text: kept off the loop
             hits = await asyncio.to_thread(deps.recommender.candidates, text, parsed)
     except Exception as exc:
         log.warning("search failed: %s", type(exc).__name__)
