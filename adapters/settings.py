@@ -129,6 +129,39 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, description="Request bodies above this get 413.")
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")
+    duplicate_window_days: float = Field(
+        7.0,
+        description="A report on a machine with an open notification filed within this many days "
+        "is flagged as a possible duplicate before filing (0 turns the warning off).",
+    )
+    cmms_target: str = Field(
+        "",
+        description="Where filed, updated and closed notifications are handed over: 'webhook' "
+        "(signed JSON), 'sap' (SAP PM API_MAINTNOTIFICATION) or empty (no hand-over).",
+    )
+    cmms_url: str | None = Field(
+        None, description="Webhook URL, or the SAP service root …/API_MAINTNOTIFICATION."
+    )
+    cmms_secret: SecretStr | None = Field(
+        None,
+        description="HMAC-SHA256 key of the webhook's X-PMark-Signature (or the SAP password).",
+    )
+    cmms_user: str | None = Field(None, description="SAP user (basic authentication).")
+    cmms_timeout: float = Field(5.0, description="Seconds before a CMMS delivery attempt fails.")
+    cmms_poll_seconds: float = Field(
+        2.0, description="Seconds between the outbox worker's passes over undelivered events."
+    )
+    cmms_max_backoff: float = Field(
+        600.0, description="Longest wait in seconds between retries of one outbox event."
+    )
+    cmms_sap_notification_type: str = Field(
+        "M1", description="SAP NotificationType of notifications PMark creates."
+    )
+    cmms_sap_code_group: str = Field(
+        "PMARK",
+        description="SAP catalog code group holding PMark's failure-mode codes as damage codes "
+        "and its equipment codes as object-part codes.",
+    )
 
     def sqlalchemy_url(self) -> str:
         """The application database URL, defaulting to SQLite in the data dir."""

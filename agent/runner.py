@@ -17,6 +17,8 @@ from agent.checkpointer import Checkpointing
 from agent.deps import AgentDeps
 from agent.graph import build_graph
 from agent.intent import followup_index, is_new_report
+from agent.lifecycle import Lifecycle
+from agent.lifecycle_turn import lifecycle_reply
 from agent.locks import ThreadLocks
 from agent.metrics import DEGRADED, TURN_SECONDS, TURNS
 from agent.nodes.validate import clean_text
@@ -44,8 +46,10 @@ class Agent:
         checkpointing: Checkpointing,
         repo: Repository | None = None,
         durability: str = "async",
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.deps = deps
+        self.lifecycle = lifecycle
         self.checkpointing = checkpointing
         self.repo = repo
         self.durability = durability
@@ -79,9 +83,19 @@ class Agent:
         turn_id = turn_id or uuid.uuid4().hex
         text, user_id = clean_text(text), clean_text(user_id)
         self._check_database()
+        if self.lifecycle is not None:
+            # '/file', '완료: …': the notification's lifecycle, not a new report.
+            handled = await lifecycle_reply(
+                self.lifecycle, self.state, thread_id, text, user_id, turn_id
+            )
+            if handled is not None:
+                handled["thread"] = thread_id
+                return handled
         result = await self._attempts(thread_id, text, user_id, turn_id)
         response = self._response(result, turn_id)
         response["thread"] = thread_id
+        if self.lifecycle is not None:
+            await self._duplicates(response)
         elapsed = time.perf_counter() - started
         TURN_SECONDS.observe(elapsed)
         TURNS.labels(response.get("kind", "answer")).inc()
@@ -102,6 +116,14 @@ class Agent:
             },
         )
         return response
+
+    async def _duplicates(self, response: dict[str, Any]) -> None:
+        """Open notifications the draft may repeat (the card warns first); none on failure."""
+        assert self.lifecycle is not None
+        try:
+            await asyncio.to_thread(self.lifecycle.annotate, response)
+        except Exception:
+            log.warning("duplicate check failed", exc_info=True)
 
     async def _attempts(
         self, thread_id: str, text: str, user_id: str, turn_id: str

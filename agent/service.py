@@ -10,6 +10,7 @@ from adapters.llm.factory import make_llm
 from agent.checkpointer import open_checkpointer
 from agent.context import PMark
 from agent.deps import AgentDeps
+from agent.lifecycle import Lifecycle
 from agent.runner import Agent
 
 
@@ -23,7 +24,10 @@ async def open_agent(ctx: PMark | None = None, durability: str = "async") -> Asy
     deps = await asyncio.to_thread(AgentDeps.from_context, ctx, llm)
     try:
         async with open_checkpointer(ctx.settings) as checkpointing:
-            agent = Agent(deps, checkpointing, ctx.repo, durability=durability)
+            lifecycle = Lifecycle(ctx.repo, ctx.settings, ctx.index_notifications)
+            agent = Agent(
+                deps, checkpointing, ctx.repo, durability=durability, lifecycle=lifecycle
+            )
             try:
                 yield agent
             finally:

@@ -17,6 +17,7 @@ from adapters.sql.repository import utcnow
 from agent.context import PMark
 from agent.runner import Agent
 from agent.service import open_agent
+from adapters.cmms.outbox import OutboxWorker
 from bot.feedback import FeedbackService
 from bot.health import CHECKS, READY, Check, add_routes
 from bot.jobs import start_background
@@ -106,6 +107,7 @@ def build_app(
                 index=context.index_notifications,
                 spool=spool,
                 watch=agent.watch,
+                lifecycle=agent.lifecycle,
             )
             app[FEEDBACK] = feedback
             teams = TeamsBot(
@@ -138,6 +140,13 @@ def build_app(
                 first_delay=60,
             )
             background.spawn(teams.auth.prewarm(), name="prewarm-keys")
+            # CMMS hand-over: retried from the database outbox; never part of /readyz.
+            cmms = OutboxWorker.from_settings(context.repo, settings)
+            if cmms is not None:
+                stack.push_async_callback(cmms.aclose)
+                background.every(
+                    "cmms-outbox", settings.cmms_poll_seconds, cmms.tick, first_delay=1.0
+                )
             scheduler = None
             if settings.eval_schedule_enabled:
                 try:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from agent.answer import LABELS, error_text
+from bot import cards_lifecycle as lc
 
 VOTE_VERB = "pmark.vote"
 FILE_VERB = "pmark.file"
@@ -165,7 +166,7 @@ def teams_card(
     votes = votes or {}
     kind = response.get("kind", "answer")
     reply = str(response.get("reply") or "")
-    body: list[dict[str, Any]] = []
+    body: list[dict[str, Any]] = lc.teams_head(response, filed)
     if kind != "answer" or not is_template(reply):
         body.append(_text(reply or "-"))
     lines = draft_lines(response)
@@ -231,8 +232,11 @@ def teams_card(
     card_actions: list[dict[str, Any]] = []
     if filed:
         body.append(_text(f"{_t('filed', lang)}: {filed}", color="Good", weight="Bolder"))
-    elif can_file(response):
+    elif lc.warns(response, filed):
+        card_actions.extend(lc.teams_actions(response, filed))
+    elif can_file(response) and not response.get("added"):
         card_actions.append(_execute(_t("file", lang), file_data(response), style="positive"))
+    body.extend(lc.teams_tail(response, filed))
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -297,7 +301,7 @@ def slack_blocks(
     votes = votes or {}
     kind = response.get("kind", "answer")
     reply = str(response.get("reply") or "")
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = lc.slack_head(response, filed)
     if kind != "answer" or not is_template(reply):
         blocks.append(_section(slack_escape(reply or "-")))
     lines = draft_lines(response)
@@ -377,7 +381,9 @@ def slack_blocks(
         )
     if filed:
         blocks.append(_section(f"*{_t('filed', lang)}: {slack_escape(filed)}*"))
-    elif can_file(response):
+    elif lc.warns(response, filed):
+        blocks.extend(lc.slack_actions(response, filed))
+    elif can_file(response) and not response.get("added"):
         blocks.append(
             {
                 "type": "actions",
@@ -387,6 +393,7 @@ def slack_blocks(
                 ],
             }
         )
+    blocks.extend(lc.slack_tail(response, filed))
     return blocks[:50]
 
 

@@ -34,6 +34,12 @@ def chat_json(thread: str, response: dict[str, Any]) -> dict[str, Any]:
             }
             for r in response.get("recommendations") or []
         ],
+        # What '/file' filed (a number) and the open notifications the draft may repeat.
+        "filed": response.get("filed"),
+        "duplicates": [
+            {"number": d["number"], "status": d["status"], "created_at": d["created_at"]}
+            for d in response.get("duplicates") or []
+        ],
     }
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from adapters.csv_import import CsvFileError
+from bot.cli_lifecycle import register as register_lifecycle
 from evaluation.cli import eval_app
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(notifications_app, name="notifications")
 app.add_typer(db_app, name="db")
 app.add_typer(eval_app, name="eval")
+register_lifecycle(notifications_app, app)
 
 err = Console(stderr=True)
 REPO_ROOT = Path(__file__).resolve().parents[1]

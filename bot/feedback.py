@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from adapters.domain import Notification
-from adapters.sql.repository import FeedbackRecord, Repository, utcnow
+from adapters.sql.repository import FeedbackRecord, Repository
+from agent.lifecycle import Lifecycle
 from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outage
 from bot.spool import Spool, SpoolItem
 
@@ -48,6 +49,8 @@ class VoteResult:
     error: str | None = None
     # Kept in the local spool while the database is down; stored when it is back.
     queued: bool = False
+    # The open notification a repeated report was added to.
+    added: str | None = None
 
 
 class FeedbackService:
@@ -62,8 +65,10 @@ class FeedbackService:
         cache_size: int = 5000,
         spool: Spool | None = None,
         watch: DatabaseWatch | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.repo = repo
+        self.lifecycle = lifecycle
         self.spool = spool
         self.watch = watch
         self.supervisors = frozenset(supervisors)
@@ -224,13 +229,16 @@ class FeedbackService:
     # Filing -------------------------------------------------------------------------------
 
     async def file(self, channel: str, user_id: str, data: Mapping[str, Any]) -> VoteResult:
-        """Store the drafted notification once per answer with a new itemno."""
+        """File the drafted notification once per answer (agent/lifecycle.py's rules: an open
+        notification on the same machine stops it unless the data says `force`)."""
         answer_id = str(data.get("answer_id") or "")[:MAX_ID]
         thread = str(data.get("thread") or "")
         response = await self.answer(answer_id, thread) if answer_id else None
         votes = self.votes_of(answer_id, user_id)
         if response is None:
             return VoteResult(False, None, votes, self._filed.get(answer_id), "unknown answer")
+        if self.lifecycle is None:
+            return VoteResult(False, response, votes, None, "filing is not available")
         async with self._file_lock:
             already = self._filed.get(answer_id)
             if already:
@@ -238,7 +246,9 @@ class FeedbackService:
             try:
                 if self.watch is not None and self.watch.blocking:
                     raise DatabaseUnavailable("the database is unavailable")
-                claimed = await asyncio.to_thread(self.repo.claim_event, f"file:{answer_id}")
+                outcome = await asyncio.to_thread(
+                    self.lifecycle.file, response, channel, user_id, bool(data.get("force"))
+                )
             except Exception as exc:
                 if not is_outage(exc):
                     raise
@@ -247,48 +257,34 @@ class FeedbackService:
                 if self.watch is not None:
                     self.watch.failed(exc)
                 return VoteResult(False, response, votes, None, UNAVAILABLE)
-            if not claimed:
-                # Filed before (by another replica or before a restart); the itemno is not known.
-                return VoteResult(False, response, votes, "✓")
-            notification = await asyncio.to_thread(self._store, response, channel, user_id)
-            self._filed.put(answer_id, notification.itemno)
-        return VoteResult(True, response, votes, notification.itemno)
+            if outcome.number is None:
+                warned = {**response, "duplicates": [d.as_dict() for d in outcome.duplicates]}
+                self._answers.put(answer_id, _pack(warned))
+                return VoteResult(False, warned, votes, None)
+            self._filed.put(answer_id, outcome.number)
+        return VoteResult(not outcome.already, response, votes, outcome.number)
 
-    def _store(self, response: Mapping[str, Any], channel: str, user_id: str) -> Notification:
-        view = response.get("notification") or {}
-        lang = "en" if response.get("lang") == "en" else "ko"
-        names = [
-            str(v.get("name_ko") if lang == "ko" else v.get("name_en") or v.get("code"))
-            for f in ("location", "equipment", "failure_mode")
-            if (v := view.get(f))
-        ]
-        query = str(response.get("query") or "").strip()
-        title = (query or " ".join(names) or "PMark")[:200]
-        tag = view.get("equipment_tag")
-        notification = Notification(
-            itemno=self.repo.next_itemno(),
-            created_at=utcnow(),
-            location=_code(view.get("location")),
-            equipment=_code(view.get("equipment")),
-            failure_mode=_code(view.get("failure_mode")),
-            priority=_code(view.get("priority")),
-            title=title,
-            details=(
-                f"{query}\n"
-                + (f"tag {tag}\n" if tag else "")
-                + f"filed via PMark ({channel}) by {user_id}; answer {response.get('answer_id')}"
-            ).strip(),
-            resolution="",
-            extra={"source": "pmark"},
-        )
-        self.repo.upsert_notifications([notification])
-        if self._index is not None:
-            try:
-                self._index([notification])
-            except Exception:
-                log.warning("filed %s but could not index it", notification.itemno, exc_info=True)
-        log.info("notification filed", extra={"itemno": notification.itemno, "channel": channel})
-        return notification
+    async def add_to(self, channel: str, user_id: str, data: Mapping[str, Any]) -> VoteResult:
+        """'Same problem: add to it': the report joins the open notification, nothing is filed."""
+        answer_id = str(data.get("answer_id") or "")[:MAX_ID]
+        number = str(data.get("number") or "")[:64]
+        response = await self.answer(answer_id, str(data.get("thread") or ""))
+        votes = self.votes_of(answer_id, user_id)
+        if response is None or not number or self.lifecycle is None:
+            return VoteResult(False, response, votes, None, "unknown answer")
+        try:
+            record = await asyncio.to_thread(
+                self.lifecycle.add_to, number, response, channel, user_id
+            )
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            return VoteResult(False, response, votes, None, UNAVAILABLE)
+        if record is None:
+            return VoteResult(False, response, votes, None, "not open")
+        added = {**response, "added": record.itemno, "duplicates": []}
+        self._answers.put(answer_id, _pack(added))
+        return VoteResult(True, added, votes, added=record.itemno)
 
 
 def _pack(response: Mapping[str, Any]) -> str:

@@ -22,6 +22,7 @@ from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
 from bot.cards import failure_response, file_later_text, held_text, plain_text, slack_blocks
+from bot.cards_lifecycle import SLACK_ADD_ACTION
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -100,6 +101,7 @@ class SlackBot:
         app.event("message")(self._on_message)
         app.action(re.compile(r"^pmark_vote_(up|down)$"))(self._on_vote)
         app.action("pmark_file")(self._on_file)
+        app.action(SLACK_ADD_ACTION)(self._on_add)
         app.action(re.compile(r"^pmark_choice_"))(self._on_choice)
         app.command("/pmark")(self._on_command)
         # Everything else is acknowledged so Slack does not retry it.
@@ -371,6 +373,11 @@ class SlackBot:
                 await self._post(channel, thread_ts, file_later_text(lang), None)
             return
         await self._update(body, result)
+
+    async def _on_add(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = str((body.get("user") or {}).get("id") or "")
+        await self._update(body, await self.feedback.add_to(CHANNEL, user, _value(action)))
 
     async def _on_choice(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

@@ -57,6 +57,7 @@ from bot.cards import (
     teams_attachment,
     teams_card,
 )
+from bot.cards_lifecycle import ADD_VERB
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -425,7 +426,7 @@ class TeamsBot:
     async def _message(self, context: TurnContext) -> None:
         activity = context.activity
         value = activity.value if isinstance(activity.value, dict) else None
-        if value and value.get("verb") in (VOTE_VERB, FILE_VERB):
+        if value and value.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
             await self._submit(context, value)
             return
         text = _text_without_mention(activity)
@@ -644,6 +645,8 @@ class TeamsBot:
     async def _act(self, user: str, data: dict[str, Any]) -> VoteResult:
         if data.get("verb") == FILE_VERB:
             return await self.feedback.file(CHANNEL, user, data)
+        if data.get("verb") == ADD_VERB:
+            return await self.feedback.add_to(CHANNEL, user, data)
         return await self.feedback.vote(CHANNEL, user, data, str(data.get("comment") or ""))
 
     async def _submit(self, context: TurnContext, data: dict[str, Any]) -> None:
@@ -671,7 +674,7 @@ class TeamsBot:
             action = _dict(value.get("action"))
             data = dict(_dict(action.get("data")))
             data.setdefault("verb", action.get("verb"))
-            if data.get("verb") in (VOTE_VERB, FILE_VERB):
+            if data.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
                 result = await self._act(_user_id(activity), data)
                 if result.error == UNAVAILABLE:
                     lang = "en" if (result.response or {}).get("lang") == "en" else "ko"

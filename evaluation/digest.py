@@ -66,11 +66,18 @@ _LABELS: Mapping[str, tuple[str, str]] = {
     "baseline": ("기준", "baseline"),
     "limit": ("한도", "limit"),
     "more": ("외 {n}건", "{n} more"),
+    "lifecycle": ("접수와 완료 (7일)", "Notifications (7 days)"),
+    "lc_filed": ("접수", "Filed"),
+    "lc_duplicates": ("중복 방지", "Duplicates caught"),
+    "lc_closed": ("완료", "Closed"),
+    "lc_median": ("완료까지 중앙값", "Median time to close"),
+    "lc_fix": ("추천 조치 = 실제 조치", "Recommended fix = recorded fix"),
+    "hours": ("{n}시간", "{n} h"),
 }
 _ICONS: Mapping[str, str] = {"up": "👍", "down": "👎", "perf_alerts": "⚠️", "failed_runs": "❌"}
 # Words inside a line of text: in "both" mode these are joined tightly ("전회/last").
 _INLINE = frozenset(
-    {"vs_last", "vs_week", "queries", "samples", "run", "baseline", "limit", "more"}
+    {"vs_last", "vs_week", "queries", "samples", "run", "baseline", "limit", "more", "hours"}
 )
 
 
@@ -109,6 +116,8 @@ class Digest:
     generated_at: str | None = None
     run_id: str | None = None
     max_worst_queries: int = 5
+    # evaluation.lifecycle_stats figures: filed, duplicates caught, time to close, fix match.
+    lifecycle: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -303,6 +312,26 @@ def _feedback_lines(digest: Digest) -> list[tuple[str, str]]:
     return lines
 
 
+def lifecycle_lines(digest: Digest) -> list[tuple[str, str]]:
+    """(label, value) of the lifecycle figures; none without any."""
+    lang, lc = digest.language, digest.lifecycle
+    if not lc or not (lc.get("filed") or lc.get("closed")):
+        return []
+    lines = [
+        (label("lc_filed", lang), str(int(lc.get("filed") or 0))),
+        (label("lc_duplicates", lang), str(int(lc.get("duplicates_caught") or 0))),
+        (label("lc_closed", lang), str(int(lc.get("closed") or 0))),
+    ]
+    median = _number(lc.get("median_hours_to_close"))
+    if median is not None:
+        lines.append((label("lc_median", lang), label("hours", lang, n=f"{median:.1f}")))
+    rate = _number(lc.get("fix_match_rate"))
+    if rate is not None:
+        judged = int(lc.get("fix_judged") or 0)
+        lines.append((label("lc_fix", lang), f"{_pct(rate)} ({int(lc.get('fix_matched') or 0)}/{judged})"))
+    return lines
+
+
 def summary_text(digest: Digest) -> str:
     """One-line plain-text summary (notification text and card fallback)."""
     lang = digest.language
@@ -387,6 +416,11 @@ def teams_card(digest: Digest) -> dict[str, Any]:
     if feedback:
         body.append(_heading(label("feedback", lang)))
         body.append(_fact_set(feedback))
+
+    lifecycle = lifecycle_lines(digest)
+    if lifecycle:
+        body.append(_heading(label("lifecycle", lang)))
+        body.append(_fact_set(lifecycle))
 
     if digest.perf_alerts:
         body.append(_heading(label("perf_alerts", lang)))
@@ -495,6 +529,11 @@ def slack_blocks(digest: Digest) -> list[dict[str, Any]]:
     if feedback:
         blocks.append({"type": "divider"})
         blocks += _field_sections(label("feedback", lang), feedback)
+
+    lifecycle = lifecycle_lines(digest)
+    if lifecycle:
+        blocks.append({"type": "divider"})
+        blocks += _field_sections(label("lifecycle", lang), lifecycle)
 
     if digest.perf_alerts:
         blocks.append({"type": "divider"})

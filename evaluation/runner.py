@@ -59,6 +59,7 @@ from evaluation.metrics import (
     reciprocal_rank,
     weighted_parse_accuracy,
 )
+from evaluation.lifecycle_stats import lifecycle_stats
 from evaluation.perf import Alert, check_alerts, percentile, threshold_for
 
 if TYPE_CHECKING:
@@ -783,6 +784,7 @@ def build_digest(
         language=language,
         generated_at=(now or utcnow()).isoformat(timespec="minutes"),
         run_id=str(latest["id"]) if latest else None,
+        lifecycle=lifecycle_stats(repo, (now or utcnow()) - timedelta(days=7)),
     )
 
 

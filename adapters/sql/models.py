@@ -51,6 +51,20 @@ class NotificationRow(Base):
     details: Mapped[str] = mapped_column(Text, default="")
     resolution: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(32), default="import")
+    # Lifecycle (migration 0003_lifecycle_outbox): imported history counts as closed.
+    status: Mapped[str] = mapped_column(
+        String(16), default="closed", server_default="closed", index=True
+    )
+    equipment_tag: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    filed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    filed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    thread_id: Mapped[str | None] = mapped_column(String(400), nullable=True, index=True)
+    answer_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    reports: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    recommended_itemno: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recommended_fix: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FeedbackRow(Base):
@@ -135,3 +149,23 @@ class ThreadActivityRow(Base):
     thread_id: Mapped[str] = mapped_column(String(400), primary_key=True)
     last_active: Mapped[datetime] = mapped_column(DateTime, index=True)
     pruned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CmmsOutboxRow(Base):
+    """One lifecycle event waiting for (or done with) delivery to the plant's CMMS."""
+
+    __tablename__ = "cmms_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    itemno: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    # The CMMS's own key of the notification (SAP's MaintenanceNotification), once created.
+    remote_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from adapters.domain import CatalogEntry, Notification
 from adapters.sql import queries as q
 from adapters.sql.engine import make_engine
+from adapters.sql.lifecycle import LifecycleMixin
 from adapters.sql.models import Base, EvaluationRunRow, NotificationRow
 
 _NOTIFICATION_FIELDS = (
@@ -108,7 +109,7 @@ class _ThreadsMixin:
                 conn.execute(q.delete_threads(list(thread_ids)))
 
 
-class Repository(_ThreadsMixin):
+class Repository(_ThreadsMixin, LifecycleMixin):
     """All reads and writes of PMark's application data."""
 
     def __init__(self, engine: Engine) -> None:
