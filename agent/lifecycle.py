@@ -77,9 +77,7 @@ def _duplicate(r: NotificationRecord) -> Duplicate:
     return Duplicate(r.itemno, r.status, r.created_at, r.filed_by, r.source, r.title)
 
 
-def draft_from_response(
-    response: Mapping[str, Any], channel: str, user: str
-) -> NewNotification:
+def draft_from_response(response: Mapping[str, Any], channel: str, user: str) -> NewNotification:
     """The notification a drafted answer files (catalog codes, title, details, top fix)."""
     view = response.get("notification") or {}
     lang = "en" if response.get("lang") == "en" else "ko"
@@ -117,9 +115,7 @@ def draft_from_response(
 class Lifecycle:
     """Files, adds to, and closes notifications; the same rules for cards, chat and CLI."""
 
-    def __init__(
-        self, repo: Repository, settings: Settings, index: Indexer | None = None
-    ) -> None:
+    def __init__(self, repo: Repository, settings: Settings, index: Indexer | None = None) -> None:
         self.repo = repo
         self.window_days = float(settings.duplicate_window_days)
         # Events are written only when there is a CMMS to hand them to.
@@ -143,7 +139,9 @@ class Lifecycle:
     def annotate(self, response: dict[str, Any]) -> dict[str, Any]:
         """Add the duplicates of a drafted answer to it (the card shows them first)."""
         if response.get("kind") == "answer":
-            response["duplicates"] = [d.as_dict() for d in self.duplicates(response.get("notification"))]
+            response["duplicates"] = [
+                d.as_dict() for d in self.duplicates(response.get("notification"))
+            ]
         return response
 
     # Filing -------------------------------------------------------------------------------

@@ -158,7 +158,11 @@ async def lifecycle_reply(
         )
     values = await asyncio.wait_for(state(thread_id), _STATE_TIMEOUT)
     last = dict(values.get("last_answer") or {})
-    if not last or last.get("kind", "answer") != "answer" or not last.get("notification"):
+    view = last.get("notification") or {}
+    if last.get("kind", "answer") != "answer" or not (
+        view.get("equipment") or view.get("failure_mode")
+    ):
+        # The card's rule: a draft names at least the equipment or the failure.
         return _reply("lifecycle", _t("nothing", lang), lang, turn_id)
     last.setdefault("thread", thread_id)
     lang = "en" if last.get("lang") == "en" else lang

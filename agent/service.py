@@ -25,9 +25,7 @@ async def open_agent(ctx: PMark | None = None, durability: str = "async") -> Asy
     try:
         async with open_checkpointer(ctx.settings) as checkpointing:
             lifecycle = Lifecycle(ctx.repo, ctx.settings, ctx.index_notifications)
-            agent = Agent(
-                deps, checkpointing, ctx.repo, durability=durability, lifecycle=lifecycle
-            )
+            agent = Agent(deps, checkpointing, ctx.repo, durability=durability, lifecycle=lifecycle)
             try:
                 yield agent
             finally:

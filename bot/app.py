@@ -11,13 +11,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from adapters.channels.botframework import BotFrameworkEndpoints
+from adapters.cmms.outbox import OutboxWorker
 from adapters.logging_redact import install_redaction
 from adapters.settings import Settings, get_settings
 from adapters.sql.repository import utcnow
 from agent.context import PMark
 from agent.runner import Agent
 from agent.service import open_agent
-from adapters.cmms.outbox import OutboxWorker
 from bot.feedback import FeedbackService
 from bot.health import CHECKS, READY, Check, add_routes
 from bot.jobs import start_background

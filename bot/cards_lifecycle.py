@@ -185,9 +185,7 @@ def slack_actions(response: Mapping[str, Any], filed: str | None) -> list[dict[s
             "type": "actions",
             "block_id": "pmark_duplicate",
             "elements": [
-                _button(
-                    _t("add", lang), SLACK_ADD_ACTION, add_data(response, first), "primary"
-                ),
+                _button(_t("add", lang), SLACK_ADD_ACTION, add_data(response, first), "primary"),
                 _button(_t("new", lang), SLACK_FILE_ACTION, new_data(response)),
             ],
         }
@@ -200,5 +198,7 @@ def slack_tail(response: Mapping[str, Any], filed: str | None) -> list[dict[str,
     if response.get("added"):
         return [_section(f"*{_escape(_t('added', lang, n=str(response['added'])))}*")]
     if filed:
-        return [{"type": "context", "elements": [{"type": "mrkdwn", "text": _t("close_hint", lang)}]}]
+        return [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": _t("close_hint", lang)}]}
+        ]
     return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -15,7 +15,7 @@ err = Console(stderr=True)
 cmms_app = typer.Typer(help="Hand-over of notifications to the plant's CMMS.", no_args_is_help=True)
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A notification's status."""
 
     open = "open"

@@ -328,7 +328,9 @@ def lifecycle_lines(digest: Digest) -> list[tuple[str, str]]:
     rate = _number(lc.get("fix_match_rate"))
     if rate is not None:
         judged = int(lc.get("fix_judged") or 0)
-        lines.append((label("lc_fix", lang), f"{_pct(rate)} ({int(lc.get('fix_matched') or 0)}/{judged})"))
+        lines.append(
+            (label("lc_fix", lang), f"{_pct(rate)} ({int(lc.get('fix_matched') or 0)}/{judged})")
+        )
     return lines
 
 

@@ -46,6 +46,7 @@ from evaluation.digest import (
     teams_attachment,
     teams_card,
 )
+from evaluation.lifecycle_stats import lifecycle_stats
 from evaluation.metrics import (
     PARSE_FIELDS,
     aggregate_parsing,
@@ -59,7 +60,6 @@ from evaluation.metrics import (
     reciprocal_rank,
     weighted_parse_accuracy,
 )
-from evaluation.lifecycle_stats import lifecycle_stats
 from evaluation.perf import Alert, check_alerts, percentile, threshold_for
 
 if TYPE_CHECKING:

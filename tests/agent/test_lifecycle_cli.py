@@ -62,7 +62,10 @@ def test_file_warn_add_list_close_and_recommend(data_dir: Path) -> None:
     assert refused["filed"] is None and refused["duplicates"][0]["number"] == number
     assert number in added["reply"] and added["filed"] is None
 
-    listed = [json.loads(line) for line in _run(["notifications", "list", "--status", "open", "--json"], env).splitlines()]
+    listed = [
+        json.loads(line)
+        for line in _run(["notifications", "list", "--status", "open", "--json"], env).splitlines()
+    ]
     assert [row["number"] for row in listed] == [number]
     assert set(listed[0]) == {
         "number",

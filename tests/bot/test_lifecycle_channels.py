@@ -66,7 +66,9 @@ def _texts(card: dict[str, Any]) -> list[str]:
 
 def _executes(card: dict[str, Any], verb: str) -> list[dict[str, Any]]:
     return [
-        n for n in card.get("actions") or [] if n.get("type") == "Action.Execute" and n["verb"] == verb
+        n
+        for n in card.get("actions") or []
+        if n.get("type") == "Action.Execute" and n["verb"] == verb
     ]
 
 
@@ -78,9 +80,7 @@ async def _teams_say(
 ) -> dict[str, Any]:
     stub = served.stub
     before = len(stub.connector("message"))
-    activity = teams_message(
-        served.service_url, text, chain=chain, aad=aad, user=f"29:{aad}"
-    )
+    activity = teams_message(served.service_url, text, chain=chain, aad=aad, user=f"29:{aad}")
     assert (await served.post_activity(activity)).status == 200
     replies = await stub.wait_for(
         lambda: [
@@ -194,7 +194,9 @@ async def _slack_say(
     before = len(stub.slack("chat.postMessage"))
     await _slack_post(served, "/slack/events", slack_event(event), "application/json")
     posts = await stub.wait_for(
-        lambda: [p for p in stub.slack("chat.postMessage")[before:] if p.body["channel"] == "C0LIFE"]
+        lambda: [
+            p for p in stub.slack("chat.postMessage")[before:] if p.body["channel"] == "C0LIFE"
+        ]
     )
     blocks = posts[0].body.get("blocks") or []
     blocks = json.loads(blocks) if isinstance(blocks, str) else blocks

@@ -55,7 +55,9 @@ def _settings(tmp_path: Path, target: str, url: str) -> Settings:
     )
 
 
-def _draft(answer: str, text: str = "1공장 펌프 누유 긴급", tag: str | None = None) -> dict[str, Any]:
+def _draft(
+    answer: str, text: str = "1공장 펌프 누유 긴급", tag: str | None = None
+) -> dict[str, Any]:
     def code(c: str) -> dict[str, Any]:
         return {"code": c, "name_ko": c, "name_en": c, "confidence": 0.9}
 
@@ -118,7 +120,9 @@ async def test_webhook_each_event_once_across_503s_and_timeouts(
     assert all(e.delivered_at is not None for e in delivered)
     assert max(e.attempts for e in delivered) > 1
     # One notification's events arrive in the order they happened.
-    order = [receiver.applied[k]["event"] for k in receiver.applied if keys[k].itemno == first.number]
+    order = [
+        receiver.applied[k]["event"] for k in receiver.applied if keys[k].itemno == first.number
+    ]
     assert order == ["filed", "updated", "closed"]
     closed = next(b for b in receiver.applied.values() if b["event"] == "closed")
     assert closed["notification"]["resolution"] == "메카니컬 씰 교체"

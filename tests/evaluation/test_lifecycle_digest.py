@@ -24,8 +24,17 @@ def test_same_fix_tolerates_wording_not_other_fixes() -> None:
 
 def _file(repo: Repository, fix: str, answer: str) -> str:
     new = NewNotification(
-        "F1", "PMP", "LEAK", "1", "펌프 누유", "", "teams", "aad", answer_id=answer,
-        recommended_itemno="T1", recommended_fix=fix,
+        "F1",
+        "PMP",
+        "LEAK",
+        "1",
+        "펌프 누유",
+        "",
+        "teams",
+        "aad",
+        answer_id=answer,
+        recommended_itemno="T1",
+        recommended_fix=fix,
     )
     return repo.file_new(new, outbox=False).itemno
 
