@@ -165,7 +165,7 @@ async def lifecycle_reply(
         # The card's rule: a draft names at least the equipment or the failure.
         return _reply("lifecycle", _t("nothing", lang), lang, turn_id)
     last.setdefault("thread", thread_id)
-    lang = "en" if last.get("lang") == "en" else lang
+    lang = "en" if last.get("lang") == "en" else "ko"  # the draft's language
     if command.kind == "add":
         number = command.number
         if number is None:

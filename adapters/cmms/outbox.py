@@ -84,8 +84,8 @@ class OutboxWorker:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before attempt `attempts + 1`: exponential, capped, with jitter."""
-        delay = min(self.max_backoff, self.base_backoff * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.5, 1.0)
+        delay = min(self.max_backoff, self.base_backoff * 2.0 ** max(0, attempts - 1))
+        return float(delay * random.uniform(0.5, 1.0))
 
     async def run_once(self) -> int:
         """One pass over the due events; the number delivered."""
