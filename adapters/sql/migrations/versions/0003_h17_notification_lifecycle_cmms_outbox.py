@@ -36,7 +36,7 @@ _INDEXES = ("status", "thread_id", "answer_id")
 def _existing() -> tuple[set[str], set[str]]:
     inspector = sa.inspect(op.get_bind())
     columns = {c["name"] for c in inspector.get_columns("notifications")}
-    indexes = {i["name"] for i in inspector.get_indexes("notifications")}
+    indexes = {str(i["name"]) for i in inspector.get_indexes("notifications")}
     return columns, indexes
 
 
