@@ -4,6 +4,7 @@ closing from the thread, and the closed notification recommended for the next si
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -12,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from adapters.sql.lifecycle import NewNotification
 from agent.context import PMark
 from bot.app import FEEDBACK, build_app
 from tests.bot.conftest import Running, endpoints_for, make_settings, start
@@ -283,3 +286,38 @@ async def test_slack_english_duplicate_add_close_and_recommend(served: Running) 
     assert f"[{number}]" in text and "replaced the mechanical seal" in text
     assert "already has an open notification" not in text
     _ = reply
+
+
+# A CMMS that is down -------------------------------------------------------------------------
+
+
+async def test_cmms_down_keeps_events_and_readyz_green(lc_plant: PMark, stub: Stub) -> None:
+    settings = lc_plant.settings.model_copy(
+        update={
+            "cmms_target": "webhook",
+            "cmms_url": "http://127.0.0.1:9/refused",  # nothing listens: every attempt fails
+            "cmms_secret": SecretStr("k"),
+            "cmms_timeout": 0.2,
+            "cmms_poll_seconds": 0.1,
+        }
+    )
+    app = build_app(settings, ctx=lc_plant, endpoints=endpoints_for(stub))
+    runner, running = await start(app, stub)
+    repo = lc_plant.repo
+    try:
+        new = NewNotification("F1", "MTR", "VIB", "3", "t", "", "teams", "aad-x")
+        record = repo.file_new(new, outbox=True)
+        deadline = time.monotonic() + 30
+        while True:
+            [event] = repo.outbox_events(record.itemno)
+            if event.attempts >= 2:
+                break
+            assert time.monotonic() < deadline, "the worker never tried"
+            await asyncio.sleep(0.1)
+        assert event.delivered_at is None and event.last_error
+        async with running.http.get(f"{running.base}/readyz") as resp:
+            assert resp.status == 200
+    finally:
+        await running.http.close()
+        await runner.cleanup()
+    repo.close_notification(record.itemno, "done", "test", outbox=False)
