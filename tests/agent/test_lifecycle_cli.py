@@ -46,7 +46,7 @@ def _chat(env: dict[str, str], *lines: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
 
-@pytest.mark.slow  # five `pmark` processes, three of which load the embedder
+@pytest.mark.slow  # nine `pmark` processes, four of which load the embedder
 def test_file_warn_add_list_close_and_recommend(data_dir: Path) -> None:
     env = env_for(data_dir, None)
     draft, filed, again = _chat(env, REPORT, "/file", "접수해 주세요")
