@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     normalize_threshold: float = Field(
         0.85, description="Minimum embedding similarity for vector normalization."
     )
+    weak_match_score: float = Field(
+        0.57,
+        description="Below this best-case score the card says no similar case was found "
+        "(measured: benchmarks/measure_weak_match.py).",
+    )
     search_alpha: float = Field(
         0.5, description="Hybrid weight of the vector side (0 = BM25 only)."
     )

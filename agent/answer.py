@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.deps import AgentDeps
+from agent.reasons import reason_words
 from agent.state import FieldState
 
 FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority", "activity")
@@ -86,6 +87,8 @@ def answer_text(
     missing: list[str],
     lang: str,
     degraded: list[str],
+    weak: bool = False,
+    changes: list[dict[str, Any]] | None = None,
 ) -> str:
     """A clear templated answer (used when no LLM is configured or it fails)."""
     labels = LABELS[lang]
@@ -99,16 +102,21 @@ def answer_text(
     ]
     if view.get("equipment_tag"):
         lines[0] += f" · {labels['equipment_tag']} {view['equipment_tag']}"
-    if recs:
+    for change in changes or []:
+        lines.append(change_text(change, lang))
+    if recs and weak:
+        lines.append(
+            f"🔍 {no_match_text(lang)} "
+            + ("가장 가까운 사례:" if lang == "ko" else "Closest guesses:")
+        )
+    elif recs:
         lines.append(
             "🔧 " + ("과거 유사 사례와 조치:" if lang == "ko" else "Similar past cases and fixes:")
         )
         for i, r in enumerate(recs, 1):
             lines.append(f"{i}. [{r['itemno']}] {r['title']} → {r['resolution']}")
     else:
-        lines.append(
-            "유사한 과거 사례를 찾지 못했습니다." if lang == "ko" else "No similar past case found."
-        )
+        lines.append(no_match_text(lang))
     if missing:
         names = ", ".join(labels[f] for f in missing)
         lines.append(
@@ -122,17 +130,48 @@ def answer_text(
     return "\n".join(lines)
 
 
+def no_match_text(lang: str) -> str:
+    """What a weak or empty search says before its best guesses."""
+    return "비슷한 과거 사례를 찾지 못했어요." if lang == "ko" else "No similar past case found."
+
+
+def change_views(deps: AgentDeps, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Corrections with the names of the old and new codes."""
+    return [
+        {
+            **c,
+            "old_names": list(deps.names(str(c["field"]), c.get("old"))),
+            "new_names": list(deps.names(str(c["field"]), c.get("new"))),
+        }
+        for c in changes
+    ]
+
+
+def change_text(change: dict[str, Any], lang: str) -> str:
+    """'✏️ 설비 변경: 공기압축기 → 압축기' / '✏️ Equipment changed: Air compressor → Compressor'."""
+    i = 0 if lang == "ko" else 1
+    old = (change.get("old_names") or [change.get("old"), change.get("old")])[i] or change.get(
+        "old"
+    )
+    new = (change.get("new_names") or [change.get("new"), change.get("new")])[i] or change.get(
+        "new"
+    )
+    label = LABELS[lang].get(str(change.get("field")), str(change.get("field")))
+    word = "변경" if lang == "ko" else "changed"
+    return f"✏️ {label} {word}: {old} → {new}"
+
+
 def detail_text(rec: dict[str, Any], index: int, lang: str) -> str:
     """The answer to '두 번째 건 자세히'."""
+    why = reason_words(rec, lang) or str(rec.get("why", ""))
     if lang == "ko":
         return (
             f"{index}번 사례 [{rec['itemno']}] {rec['title']}\n"
-            f"- 조치: {rec['resolution']}\n- 일치 근거: {rec.get('why', '')}\n"
-            f"- 점수: {rec['score']:.2f}"
+            f"- 조치: {rec['resolution']}\n- 추천 이유: {why}"
         )
     return (
         f"Case {index} [{rec['itemno']}] {rec['title']}\n- Fix: {rec['resolution']}\n"
-        f"- Why it matched: {rec.get('why', '')}\n- Score: {rec['score']:.2f}"
+        f"- Why it was recommended: {why}"
     )
 
 

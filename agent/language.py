@@ -20,6 +20,12 @@ def detect(text: str) -> str:
     return "ko" if ko else "en"
 
 
-def reply_language(text: str) -> str:
-    """The language to answer in: Korean whenever the user wrote any Korean."""
-    return "ko" if _HANGUL.search(text) else "en"
+def reply_language(text: str, previous: str = "ko") -> str:
+    """The language to answer in: the latest message's. Korean whenever it has any Korean,
+    English when it has Latin letters only, the conversation's language when it has neither
+    ("3", "!!")."""
+    if _HANGUL.search(text):
+        return "ko"
+    if _LATIN.search(text):
+        return "en"
+    return previous if previous in ("ko", "en") else "ko"

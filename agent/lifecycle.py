@@ -16,6 +16,7 @@ from adapters.domain import Notification
 from adapters.settings import Settings
 from adapters.sql.lifecycle import NewNotification, NotificationRecord
 from adapters.sql.repository import Repository, utcnow
+from agent.report import title_and_details
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,7 @@ def _duplicate(r: NotificationRecord) -> Duplicate:
 def draft_from_response(response: Mapping[str, Any], channel: str, user: str) -> NewNotification:
     """The notification a drafted answer files (catalog codes, title, details, top fix)."""
     view = response.get("notification") or {}
-    lang = "en" if response.get("lang") == "en" else "ko"
-    names = [
-        str(v.get("name_ko") if lang == "ko" else v.get("name_en") or v.get("code"))
-        for f in ("location", "equipment", "failure_mode")
-        if (v := view.get(f))
-    ]
-    query = str(response.get("query") or "").strip()
+    title, details = title_and_details(response, source_of(channel), user)
     tag = view.get("equipment_tag")
     recs = list(response.get("recommendations") or [])
     top = recs[0] if recs else {}
@@ -95,13 +90,8 @@ def draft_from_response(response: Mapping[str, Any], channel: str, user: str) ->
         equipment=_code(view.get("equipment")),
         failure_mode=_code(view.get("failure_mode")),
         priority=_code(view.get("priority")),
-        title=(query or " ".join(names) or "PMark")[:200],
-        details=(
-            f"{query}\n"
-            + (f"tag {tag}\n" if tag else "")
-            + f"filed via PMark ({source_of(channel)}) by {user}; "
-            f"answer {response.get('answer_id')}"
-        ).strip(),
+        title=title,
+        details=details,
         source=source_of(channel),
         filed_by=user[:128] or "unknown",
         equipment_tag=str(tag)[:64] if tag else None,

@@ -12,7 +12,7 @@ from typing import Any
 from langgraph.types import Command
 
 from adapters.sql.repository import Repository, utcnow
-from agent.answer import notification_view
+from agent.answer import change_views, notification_view
 from agent.checkpointer import Checkpointing
 from agent.deps import AgentDeps
 from agent.graph import build_graph
@@ -182,7 +182,8 @@ class Agent:
                 and bool(snapshot.values.get("last_answer"))
             )
             if waiting and not restart:
-                payload: Any = Command(resume=text)
+                # The answer's own turn id: each card of a conversation has its own answer id.
+                payload: Any = Command(resume={"text": text, "turn_id": turn_id})
             else:
                 payload = {"user_input": text, "user_id": user_id, "turn_id": turn_id}
             return dict(await self.graph.ainvoke(payload, mine, durability=self.durability))
@@ -197,6 +198,7 @@ class Agent:
                 self.deps, result.get("notification") or {}, result.get("equipment_tag")
             )
             question["missing"] = result.get("missing", [])
+            question["changes"] = change_views(self.deps, list(question.get("changes") or []))
             question["recommendations"] = []
             question["degraded"] = result.get("degraded", [])
             question["timings"] = result.get("timings", {})

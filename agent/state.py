@@ -33,6 +33,9 @@ class TurnState(TypedDict, total=False):
     parsed: dict[str, FieldState]
     parsed_tag: str | None
     notification: dict[str, FieldState]
+    changes: list[dict[str, Any]]  # given fields a correction replaced this turn (agent/slots.py)
+    report: str  # the report as first written: the filed notification's title
+    notes: list[str]  # later messages about the same report: its details
     equipment_tag: str | None
     missing: list[str]
     asked: list[str]

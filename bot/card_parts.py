@@ -6,10 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.answer import LABELS
+from agent.answer import LABELS, change_text, no_match_text
+from agent.parsing.parser import REQUIRED_FIELDS
+from agent.reasons import reason_words
 
 VOTE_VERB = "pmark.vote"
 FILE_VERB = "pmark.file"
+CHOICE_VERB = "pmark.choice"
+VERBS = (VOTE_VERB, FILE_VERB, CHOICE_VERB)
+SUPERSEDED = "superseded"
 DRAFT_FIELDS = ("location", "equipment", "failure_mode", "priority", "activity")
 MAX_RECS = 10
 
@@ -28,6 +33,12 @@ _T: dict[str, tuple[str, str]] = {
     "voted_down": ("👎 도움 안 됨으로 기록", "👎 recorded as not helpful"),
     "fix": ("조치", "Fix"),
     "score": ("점수", "Score"),
+    "show_score": ("점수 보기", "Score"),
+    "closest": ("가장 가까운 사례:", "Closest guesses:"),
+    "superseded": (
+        "이 카드는 아래의 새 답변으로 바뀌었어요.",
+        "This card was replaced by the newer answer below.",
+    ),
     "confidence": ("신뢰도", "confidence"),
     "helpful": ("도움이 됨", "Helpful"),
     "not_helpful": ("도움 안 됨", "Not helpful"),
@@ -63,6 +74,13 @@ class Card:
     response: Mapping[str, Any]
     votes: Mapping[str, int] = field(default_factory=dict)
     filed: str | None = None
+    # SUPERSEDED once a newer card of the conversation was sent: its buttons are gone.
+    closed: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """Whether the card's buttons still act (not filed, not superseded)."""
+        return not self.filed and not self.closed
 
     @property
     def lang(self) -> str:
@@ -95,17 +113,12 @@ def degraded_note(parts: list[str], lang: str) -> str:
 
 
 def field_value(value: Mapping[str, Any] | None, lang: str) -> str:
-    """'펌프 (Pump) · 93%' for a field of the notification view."""
+    """'압축기 (CMP)': the name in the card's language, with the code when it differs."""
     if not value:
         return "-"
-    main = value.get("name_ko") if lang == "ko" else value.get("name_en")
-    other = value.get("name_en") if lang == "ko" else value.get("name_ko")
-    main = str(main or value.get("code") or "-")
-    text = f"{main} ({other})" if other and other != main else main
-    confidence = value.get("confidence")
-    if isinstance(confidence, int | float):
-        text += f" · {t('confidence', lang)} {round(float(confidence) * 100)}%"
-    return text
+    code = str(value.get("code") or "")
+    name = str((value.get("name_ko") if lang == "ko" else value.get("name_en")) or code or "-")
+    return f"{name} ({code})" if code and code != name else name
 
 
 def draft_lines(response: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -145,11 +158,50 @@ def file_data(response: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def can_file(response: Mapping[str, Any]) -> bool:
-    """A draft can be filed once it names at least the equipment or the failure."""
+    """A draft can be filed once every required field has a code."""
     view = response.get("notification") or {}
-    return response.get("kind") == "answer" and bool(
-        view.get("equipment") or view.get("failure_mode")
+    return response.get("kind") == "answer" and all(
+        isinstance(view.get(f), Mapping) and view[f].get("code") for f in REQUIRED_FIELDS
     )
+
+
+def missing_of(response: Mapping[str, Any]) -> list[str]:
+    """The required fields the draft has no code for."""
+    view = response.get("notification") or {}
+    return [
+        f for f in REQUIRED_FIELDS if not (isinstance(view.get(f), Mapping) and view[f].get("code"))
+    ]
+
+
+def choice_data(
+    response: Mapping[str, Any], field_name: str, option: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The payload of a choice button: the card it belongs to and the value it answers with."""
+    lang = lang_of(response)
+    return {
+        "verb": CHOICE_VERB,
+        "answer_id": str(response.get("answer_id", "")),
+        "thread": str(response.get("thread", "")),
+        "field": field_name,
+        "code": str(option.get("code", "")),
+        "value": choice_name(option, lang),
+    }
+
+
+def reasons_text(rec: Mapping[str, Any], lang: str) -> str:
+    """Why the case was recommended, in words."""
+    return reason_words(rec, lang)
+
+
+def changes_lines(response: Mapping[str, Any]) -> list[str]:
+    """'✏️ 설비 변경: 공기압축기 → 압축기' for each corrected field."""
+    lang = lang_of(response)
+    return [change_text(dict(c), lang) for c in response.get("changes") or []]
+
+
+def weak_heading(lang: str) -> str:
+    """The heading of best guesses after a weak search."""
+    return f"🔍 {no_match_text(lang)} {t('closest', lang)}"
 
 
 def vote_label(vote: int | None, lang: str) -> str | None:
@@ -165,3 +217,38 @@ def choice_name(option: Mapping[str, Any], lang: str) -> str:
     """The name a choice button shows (and sends back)."""
     name = option.get("name_ko") if lang == "ko" else option.get("name_en")
     return str(name or option["code"])
+
+
+def stale_text(lang: str, reason: str = "") -> str:
+    """The short explanation a press on a card that is no longer current gets."""
+    if reason == "filed":
+        return "이 초안은 이미 접수되었어요." if lang == "ko" else "This draft was filed already."
+    return (
+        "이 카드는 지난 내용이에요. 가장 최근 카드의 버튼을 눌러 주세요."
+        if lang == "ko"
+        else "This card is out of date: please use the buttons of the latest card."
+    )
+
+
+def incomplete_response(response: Mapping[str, Any]) -> dict[str, Any]:
+    """A file request on a draft missing a required field: the question for what is missing,
+    with its choice buttons (the same card id, so they act)."""
+    lang = lang_of(response)
+    missing = missing_of(response)
+    names = ", ".join(LABELS[lang].get(f, f) for f in missing)
+    reply = (
+        f"접수하려면 먼저 알려 주세요: {names}"
+        if lang == "ko"
+        else f"To file it, please tell me first: {names}"
+    )
+    choices = dict(response.get("choices") or {})
+    return {
+        **response,
+        "kind": "question",
+        "fields": missing,
+        "reply": reply,
+        "missing": missing,
+        "recommendations": [],
+        "choices": {f: choices[f] for f in missing if f in choices},
+        "changes": [],
+    }

@@ -9,14 +9,18 @@ from typing import Any
 from bot.card_parts import (
     Card,
     can_file,
+    changes_lines,
+    choice_data,
     choice_name,
     degraded_note,
     draft_lines,
     file_data,
     is_template,
+    reasons_text,
     t,
     vote_data,
     vote_label,
+    weak_heading,
 )
 
 Block = dict[str, Any]
@@ -69,35 +73,45 @@ def draft_section(card: Card) -> list[Block]:
     return [section(f"*{t('draft', card.lang)}*"), {"type": "section", "fields": fields}]
 
 
+def changes_section(card: Card) -> list[Block]:
+    """What a correction changed."""
+    return [section(slack_escape(line)) for line in changes_lines(card.response)]
+
+
 def recs_heading_section(card: Card) -> list[Block]:
-    """The heading of the recommendations, and what to say when there are none."""
+    """The heading of the recommendations; what to say when there are none or only weak ones."""
     if card.kind != "answer":
         return []
-    return [
-        section(f"*{t('recs', card.lang)}*" + ("" if card.recs else "\n" + t("no_recs", card.lang)))
-    ]
+    if card.recs and card.response.get("weak"):
+        return [section(f"*{slack_escape(weak_heading(card.lang))}*")]
+    empty = "" if card.recs else "\n" + t("no_recs", card.lang)
+    return [section(f"*{t('recs', card.lang)}*{empty}")]
 
 
 def rec_text(card: Card, index: int, rec: Mapping[str, Any]) -> str:
-    """Title, fix and score of one recommended case (mrkdwn)."""
+    """Title, fix and why of one recommended case (mrkdwn); the score is not a technician's."""
     lang = card.lang
     itemno = str(rec.get("itemno", ""))
+    number = rec.get("rank", index)
     text = (
-        f"*{index}. [{slack_escape(itemno)}] {slack_escape(str(rec.get('title', '')))}*\n"
-        f"{t('fix', lang)}: {slack_escape(str(rec.get('resolution', '') or '-'))}\n"
-        f"_{t('score', lang)} {float(rec.get('score', 0.0)):.2f}_"
+        f"*{number}. [{slack_escape(itemno)}] {slack_escape(str(rec.get('title', '')))}*\n"
+        f"{t('fix', lang)}: {slack_escape(str(rec.get('resolution', '') or '-'))}"
     )
+    why = reasons_text(rec, lang)
+    if why:
+        text += f"\n_{slack_escape(why)}_"
     voted = vote_label(card.votes.get(itemno), lang)
     return text + (f"\n{voted}" if voted else "")
 
 
 def rec_blocks(card: Card, index: int, rec: Mapping[str, Any]) -> list[Block]:
-    """Divider, text and thumbs of one recommended case."""
+    """Divider, text and (while the card is live) thumbs of one recommended case."""
     itemno = str(rec.get("itemno", ""))
     vote = card.votes.get(itemno)
-    return [
-        {"type": "divider"},
-        section(rec_text(card, index, rec)),
+    out = [{"type": "divider"}, section(rec_text(card, index, rec))]
+    if not card.live or card.kind not in ("answer", "detail"):
+        return out
+    out.append(
         {
             "type": "actions",
             "block_id": clip(f"pmark_rec_{index}", 255),
@@ -115,8 +129,9 @@ def rec_blocks(card: Card, index: int, rec: Mapping[str, Any]) -> list[Block]:
                     "danger" if vote == -1 else None,
                 ),
             ],
-        },
-    ]
+        }
+    )
+    return out
 
 
 # The parts of one recommended case, in order; another module may add its own part here.
@@ -139,17 +154,19 @@ def missing_section(card: Card) -> list[Block]:
 
 
 def choices_section(card: Card) -> list[Block]:
-    """One row of buttons per field the question offers choices for."""
+    """One row of buttons per missing field with choices, while the card is live."""
+    if not card.live:
+        return []
     out: list[Block] = []
     for field_name, options in (card.response.get("choices") or {}).items():
-        elements = []
-        for j, o in enumerate(options[:25]):
-            name = choice_name(o, card.lang)
-            elements.append(
-                button(
-                    name, f"pmark_choice_{field_name}_{j}", {"choice": name, "field": field_name}
-                )
+        elements = [
+            button(
+                choice_name(o, card.lang),
+                f"pmark_choice_{field_name}_{j}",
+                choice_data(card.response, field_name, o),
             )
+            for j, o in enumerate(options[:25])
+        ]
         if elements:
             out.append(section(f"*{card.label(field_name)}*"))
             out.append(
@@ -168,9 +185,13 @@ def degraded_section(card: Card) -> list[Block]:
 
 
 def file_section(card: Card) -> list[Block]:
-    """The number the draft was filed as, or the button that files it."""
+    """The number the draft was filed as, that a newer card replaced this one, or the button
+    that files a live draft with every required field."""
     if card.filed:
         return [section(f"*{t('filed', card.lang)}: {slack_escape(card.filed)}*")]
+    if card.closed:
+        note = {"type": "mrkdwn", "text": t("superseded", card.lang)}
+        return [{"type": "context", "elements": [note]}]
     if not can_file(card.response):
         return []
     file_button = button(t("file", card.lang), "pmark_file", file_data(card.response), "primary")

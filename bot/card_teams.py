@@ -8,14 +8,18 @@ from typing import Any
 from bot.card_parts import (
     Card,
     can_file,
+    changes_lines,
+    choice_data,
     choice_name,
     degraded_note,
     draft_lines,
     file_data,
     is_template,
+    reasons_text,
     t,
     vote_data,
     vote_label,
+    weak_heading,
 )
 
 Element = dict[str, Any]
@@ -59,48 +63,75 @@ def draft_section(card: Card) -> list[Element]:
     ]
 
 
+def changes_section(card: Card) -> list[Element]:
+    """What a correction changed."""
+    return [text_block(line, color="Accent") for line in changes_lines(card.response)]
+
+
 def recs_heading_section(card: Card) -> list[Element]:
-    """The heading of the recommendations, and what to say when there are none."""
+    """The heading of the recommendations, and what to say when there are none or only weak
+    ones."""
     if card.kind != "answer":
         return []
+    if card.recs and card.response.get("weak"):
+        return [text_block(weak_heading(card.lang), weight="Bolder", spacing="Medium")]
     out = [text_block(t("recs", card.lang), weight="Bolder", spacing="Medium")]
     if not card.recs:
         out.append(text_block(t("no_recs", card.lang), isSubtle=True))
     return out
 
 
+def score_id(index: int) -> str:
+    """The element id of a case's score (unique in the card)."""
+    return f"pmark-score-{index}"
+
+
 def rec_lines(card: Card, index: int, rec: Mapping[str, Any]) -> list[Element]:
-    """Title, fix and why of one recommended case."""
+    """Title, fix, why (in words) and the score, hidden until its toggle is pressed."""
     lang = card.lang
-    return [
-        text_block(f"{index}. [{rec.get('itemno', '')}] {rec.get('title', '')}", weight="Bolder"),
+    number = rec.get("rank", index)
+    out = [
+        text_block(f"{number}. [{rec.get('itemno', '')}] {rec.get('title', '')}", weight="Bolder"),
         text_block(f"{t('fix', lang)}: {rec.get('resolution', '') or '-'}"),
+    ]
+    why = reasons_text(rec, lang)
+    if why:
+        out.append(text_block(why, isSubtle=True, size="Small", spacing="None"))
+    out.append(
         text_block(
-            f"{t('score', lang)} {float(rec.get('score', 0.0)):.2f}"
-            + (f" · {rec['why']}" if rec.get("why") else ""),
+            f"{t('score', lang)} {float(rec.get('score', 0.0)):.2f}",
+            id=score_id(index),
+            isVisible=False,
             isSubtle=True,
             size="Small",
             spacing="None",
-        ),
-    ]
+        )
+    )
+    return out
 
 
 def rec_votes(card: Card, index: int, rec: Mapping[str, Any]) -> list[Element]:
-    """The recorded thumb of this user, and the thumb buttons."""
+    """The recorded thumb of this user, the thumb buttons while the card is live, and the
+    score toggle."""
     itemno = str(rec.get("itemno", ""))
     out: list[Element] = []
     voted = vote_label(card.votes.get(itemno), card.lang)
     if voted:
         out.append(text_block(voted, color="Good" if card.votes[itemno] > 0 else "Attention"))
-    out.append(
+    actions: list[Element] = []
+    if card.live and card.kind in ("answer", "detail"):
+        actions += [
+            execute(f"👍 {t('helpful', card.lang)}", vote_data(card.response, itemno, 1)),
+            execute(f"👎 {t('not_helpful', card.lang)}", vote_data(card.response, itemno, -1)),
+        ]
+    actions.append(
         {
-            "type": "ActionSet",
-            "actions": [
-                execute(f"👍 {t('helpful', card.lang)}", vote_data(card.response, itemno, 1)),
-                execute(f"👎 {t('not_helpful', card.lang)}", vote_data(card.response, itemno, -1)),
-            ],
+            "type": "Action.ToggleVisibility",
+            "title": t("show_score", card.lang),
+            "targetElements": [score_id(index)],
         }
     )
+    out.append({"type": "ActionSet", "actions": actions})
     return out
 
 
@@ -127,15 +158,17 @@ def missing_section(card: Card) -> list[Element]:
 
 
 def choices_section(card: Card) -> list[Element]:
-    """One row of buttons per field the question offers choices for."""
+    """One row of buttons per missing field with choices, while the card is live.
+
+    Action.Execute with an Action.Submit fallback, both carrying the choice as data: Teams and
+    the Agents Playground both deliver it (an imBack fallback does nothing in the playground).
+    """
+    if not card.live:
+        return []
     out: list[Element] = []
     for field_name, options in (card.response.get("choices") or {}).items():
         actions = [
-            {
-                "type": "Action.Submit",
-                "title": choice_name(o, card.lang),
-                "data": {"msteams": {"type": "imBack", "value": choice_name(o, card.lang)}},
-            }
+            execute(choice_name(o, card.lang), choice_data(card.response, field_name, o))
             for o in options
         ]
         if actions:
@@ -152,15 +185,18 @@ def degraded_section(card: Card) -> list[Element]:
     return [text_block(degraded_note(degraded, card.lang), color="Warning", size="Small")]
 
 
-def filed_section(card: Card) -> list[Element]:
-    """The number the draft was filed as."""
-    if not card.filed:
-        return []
-    return [text_block(f"{t('filed', card.lang)}: {card.filed}", color="Good", weight="Bolder")]
+def closed_section(card: Card) -> list[Element]:
+    """The number the draft was filed as, or that a newer card replaced this one."""
+    if card.filed:
+        text = f"{t('filed', card.lang)}: {card.filed}"
+        return [text_block(text, color="Good", weight="Bolder")]
+    if card.closed:
+        return [text_block(t("superseded", card.lang), isSubtle=True)]
+    return []
 
 
 def file_action(card: Card) -> list[Element]:
-    """The 'file this notification' button of a draft that can be filed."""
-    if card.filed or not can_file(card.response):
+    """The 'file this notification' button, only on a live draft with every required field."""
+    if not card.live or not can_file(card.response):
         return []
     return [execute(t("file", card.lang), file_data(card.response), style="positive")]

@@ -16,7 +16,10 @@ from bot import card_slack as slack
 from bot import card_teams as teams
 from bot import cards_lifecycle as lc
 from bot.card_parts import (
+    CHOICE_VERB,
     FILE_VERB,
+    SUPERSEDED,
+    VERBS,
     VOTE_VERB,
     Card,
     can_file,
@@ -27,7 +30,10 @@ from bot.card_parts import (
 from bot.card_slack import SLACK_TEXT, slack_escape
 
 __all__ = [
+    "CHOICE_VERB",
     "FILE_VERB",
+    "SUPERSEDED",
+    "VERBS",
     "VOTE_VERB",
     "Card",
     "can_file",
@@ -51,9 +57,9 @@ def _teams_lifecycle_tail(card: Card) -> list[dict[str, Any]]:
 
 
 def _teams_file_actions(card: Card) -> list[dict[str, Any]]:
-    """The file button, or the duplicate warning's two choices instead of it."""
+    """The file button, or the duplicate warning's two choices instead of it (live cards)."""
     if lc.warns(card.response, card.filed):
-        return lc.teams_actions(card.response, card.filed)
+        return lc.teams_actions(card.response, card.filed) if card.live else []
     if card.response.get("added"):
         return []
     return teams.file_action(card)
@@ -70,7 +76,7 @@ def _slack_lifecycle_tail(card: Card) -> list[dict[str, Any]]:
 def _slack_file_section(card: Card) -> list[dict[str, Any]]:
     """The filed number or file button, or the duplicate warning's two choices instead."""
     if lc.warns(card.response, card.filed):
-        return lc.slack_actions(card.response, card.filed)
+        return lc.slack_actions(card.response, card.filed) if card.live else []
     if card.response.get("added") and not card.filed:
         return []
     return slack.file_section(card)
@@ -81,12 +87,13 @@ TEAMS_SECTIONS: list[Section] = [
     _teams_lifecycle_head,
     teams.reply_section,
     teams.draft_section,
+    teams.changes_section,
     teams.recs_heading_section,
     teams.recs_section,
     teams.missing_section,
     teams.choices_section,
     teams.degraded_section,
-    teams.filed_section,
+    teams.closed_section,
     _teams_lifecycle_tail,
 ]
 # The card-level actions of the Teams card (shown under the body).
@@ -96,6 +103,7 @@ SLACK_SECTIONS: list[Section] = [
     _slack_lifecycle_head,
     slack.reply_section,
     slack.draft_section,
+    slack.changes_section,
     slack.recs_heading_section,
     slack.recs_section,
     slack.missing_section,
@@ -106,17 +114,23 @@ SLACK_SECTIONS: list[Section] = [
 ]
 
 
-def _card(response: Mapping[str, Any], votes: Mapping[str, int] | None, filed: str | None) -> Card:
-    return Card(response=response, votes=dict(votes or {}), filed=filed)
+def _card(
+    response: Mapping[str, Any],
+    votes: Mapping[str, int] | None,
+    filed: str | None,
+    closed: str | None,
+) -> Card:
+    return Card(response=response, votes=dict(votes or {}), filed=filed, closed=closed)
 
 
 def teams_card(
     response: Mapping[str, Any],
     votes: Mapping[str, int] | None = None,
     filed: str | None = None,
+    closed: str | None = None,
 ) -> dict[str, Any]:
     """The Adaptive Card of a response: draft, recommendations with thumbs, choices, notes."""
-    card = _card(response, votes, filed)
+    card = _card(response, votes, filed, closed)
     out: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -148,9 +162,10 @@ def slack_blocks(
     response: Mapping[str, Any],
     votes: Mapping[str, int] | None = None,
     filed: str | None = None,
+    closed: str | None = None,
 ) -> list[dict[str, Any]]:
     """Block Kit blocks with the same content and buttons as the Teams card."""
-    card = _card(response, votes, filed)
+    card = _card(response, votes, filed, closed)
     return [block for section in SLACK_SECTIONS for block in section(card)][:50]
 
 

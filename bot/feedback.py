@@ -14,6 +14,8 @@ from adapters.domain import Notification
 from adapters.sql.repository import FeedbackRecord, Repository
 from agent.lifecycle import Lifecycle
 from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outage
+from bot.card_parts import can_file
+from bot.cardstate import INCOMPLETE, STALE, CardTracker
 from bot.spool import Spool, SpoolItem
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class FeedbackService:
         self._filed = _Lru(cache_size)
         self._messages = _Lru(cache_size)
         self._file_lock = asyncio.Lock()
+        self.cards = CardTracker(cache_size)
 
     # Answers ------------------------------------------------------------------------------
 
@@ -90,6 +93,16 @@ class FeedbackService:
         self._answers.put(answer_id, _pack(response))
         if message_id:
             self._messages.put(message_id, answer_id)
+
+    def filed(self, answer_id: str) -> str | None:
+        """The number an answer's draft was filed as (as far as this process saw)."""
+        value = self._filed.get(answer_id)
+        return str(value) if value else None
+
+    def cached(self, answer_id: str) -> dict[str, Any] | None:
+        """A remembered answer, without asking the conversation's state."""
+        raw = self._answers.get(answer_id)
+        return _unpack(raw) if raw else None
 
     def answer_for_message(self, message_id: str) -> str | None:
         """The answer id of a message the bot sent (Teams' own feedback buttons refer to it)."""
@@ -149,6 +162,10 @@ class FeedbackService:
             known = {str(r.get("itemno")) for r in response.get("recommendations") or []}
             if itemno not in known:
                 return VoteResult(False, response, error="unknown recommendation")
+        filed = self._filed.get(answer_id)
+        if filed or self.cards.is_current(thread, answer_id) is False:
+            # The card lost its thumbs (filed, or replaced by a newer one): explained, not kept.
+            return VoteResult(False, response, self.votes_of(answer_id, user_id), filed, STALE)
         view = (response or {}).get("notification") or {}
         record = FeedbackRecord(
             answer_id=answer_id,
@@ -237,6 +254,12 @@ class FeedbackService:
         votes = self.votes_of(answer_id, user_id)
         if response is None:
             return VoteResult(False, None, votes, self._filed.get(answer_id), "unknown answer")
+        if not self._filed.get(answer_id):
+            # A superseded draft is never filed, nor one missing a required field.
+            if self.cards.is_current(thread, answer_id) is False:
+                return VoteResult(False, response, votes, None, STALE)
+            if not can_file(response):
+                return VoteResult(False, response, votes, None, INCOMPLETE)
         if self.lifecycle is None:
             return VoteResult(False, response, votes, None, "filing is not available")
         async with self._file_lock:

@@ -21,10 +21,20 @@ from adapters.sql.repository import Repository
 from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
-from bot.cards import failure_response, file_later_text, held_text, plain_text, slack_blocks
+from bot.card_parts import incomplete_response, lang_of, stale_text
+from bot.cards import (
+    SUPERSEDED,
+    failure_response,
+    file_later_text,
+    held_text,
+    plain_text,
+    slack_blocks,
+)
 from bot.cards_lifecycle import SLACK_ADD_ACTION
+from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
+from bot.mentions import slack_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
 from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
 from bot.turns import answer_turn
@@ -152,7 +162,7 @@ class SlackBot:
         channel = str(event.get("channel") or "")
         user = str(event.get("user") or "")
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
-        text = _text(event.get("text"))
+        text = slack_text(str(event.get("text") or ""), _bot_user(body))[:MAX_TEXT]
         thread = thread_id_for(CHANNEL, channel, thread_ts or None)
         turn_id = uuid.uuid4().hex
         held: dict[str, Any] = {
@@ -256,12 +266,13 @@ class SlackBot:
         response.setdefault("thread", thread)
         self.feedback.remember(response)
         # Raises when Slack does not take it: the entry stays for the next attempt.
-        await self.client.chat_postMessage(
+        posted = await self.client.chat_postMessage(
             channel=str(held["channel"]),
             thread_ts=str(held["thread_ts"]) or None,
             text=plain_text(response),
             blocks=slack_blocks(response),
         )
+        await self._close_previous(str(held["channel"]), response, _ts(posted))
 
     def _start_turn(
         self,
@@ -327,18 +338,58 @@ class SlackBot:
             response = failure_response(turn_id, text, thread)
         response.setdefault("thread", thread)
         self.feedback.remember(response)
-        await self._post(channel, thread_ts, plain_text(response), slack_blocks(response))
+        ts = await self._post(channel, thread_ts, plain_text(response), slack_blocks(response))
+        await self._close_previous(channel, response, ts)
+
+    async def _close_previous(self, channel: str, response: dict[str, Any], ts: str) -> None:
+        """The card a new one supersedes loses its buttons (chat.update): no stale button acts."""
+        if not ts:
+            return
+        previous = self.feedback.cards.sent(
+            str(response.get("thread") or ""),
+            str(response.get("answer_id") or ""),
+            ts,
+            str(response.get("kind") or "answer"),
+        )
+        old = self.feedback.cached(previous.answer_id) if previous else None
+        if previous is None or old is None:
+            return
+        filed = self.feedback.filed(previous.answer_id)
+        try:
+            await self.client.chat_update(
+                channel=channel,
+                ts=previous.message_id,
+                text=plain_text(old),
+                blocks=slack_blocks(old, None, filed, SUPERSEDED),
+            )
+        except Exception:
+            log.warning("could not close the superseded Slack message", exc_info=True)
 
     async def _post(
         self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]] | None
-    ) -> None:
+    ) -> str:
+        """Post a message; its ts ('' when Slack did not take it)."""
         try:
-            await self.client.chat_postMessage(
+            posted = await self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts or None, text=text, blocks=blocks
             )
+            return _ts(posted)
         except Exception:
             HANDLER_ERRORS.labels(CHANNEL).inc()
             log.exception("could not post to Slack channel %s", channel)
+            return ""
+
+    async def _tell(self, body: dict[str, Any], text: str) -> None:
+        """A short note only the one who clicked sees."""
+        channel, thread_ts, user, _ = _where(body)
+        if not channel or not user:
+            return
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, thread_ts=thread_ts or None, text=text
+            )
+        except Exception:
+            log.warning("could not tell %s", user, exc_info=True)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         text = _text(command.get("text"))
@@ -355,12 +406,25 @@ class SlackBot:
         data = _value(action)
         user = str((body.get("user") or {}).get("id") or "")
         result = await self.feedback.vote(CHANNEL, user, data)
+        if result.error == STALE:
+            reason = "filed" if result.filed else ""
+            await self._tell(body, stale_text(lang_of(result.response or {}), reason))
+            return
         await self._update(body, result)
 
     async def _on_file(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = str((body.get("user") or {}).get("id") or "")
         result = await self.feedback.file(CHANNEL, user, _value(action))
+        if result.error == STALE:
+            await self._tell(body, stale_text(lang_of(result.response or {}), ""))
+            return
+        if result.error == INCOMPLETE and result.response is not None:
+            question = incomplete_response(result.response)
+            channel, thread_ts, _, _ = _where(body)
+            if channel:
+                await self._post(channel, thread_ts, str(question["reply"]), slack_blocks(question))
+            return
         if result.error == UNAVAILABLE:
             container = body.get("container") or {}
             message = body.get("message") or {}
@@ -381,7 +445,13 @@ class SlackBot:
 
     async def _on_choice(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        choice = str(_value(action).get("choice") or "")
+        data = _value(action)
+        choice = str(data.get("value") or data.get("choice") or "")
+        thread, answer_id = str(data.get("thread") or ""), str(data.get("answer_id") or "")
+        if answer_id and self.feedback.cards.is_current(thread, answer_id) is False:
+            old = self.feedback.cached(answer_id)
+            await self._tell(body, stale_text(lang_of(old) if old else guess_lang(choice)))
+            return
         container = body.get("container") or {}
         message = body.get("message") or {}
         channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id") or "")
@@ -447,6 +517,22 @@ def _where(body: dict[str, Any]) -> tuple[str, str, str, str]:
         str(body.get("user_id") or ""),
         _text(body.get("text")),
     )
+
+
+def _bot_user(body: dict[str, Any]) -> str:
+    """PMark's own Slack user id, as the event's authorizations name it."""
+    for auth in body.get("authorizations") or []:
+        if isinstance(auth, dict) and auth.get("is_bot") and auth.get("user_id"):
+            return str(auth["user_id"])
+    return ""
+
+
+def _ts(posted: Any) -> str:
+    """The ts of a chat.postMessage answer."""
+    try:
+        return str(posted.get("ts") or "")
+    except Exception:
+        return ""
 
 
 def _value(action: dict[str, Any]) -> dict[str, Any]:

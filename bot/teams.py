@@ -45,8 +45,11 @@ from adapters.sql.repository import Repository
 from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
+from bot.card_parts import incomplete_response, lang_of, stale_text
 from bot.cards import (
+    CHOICE_VERB,
     FILE_VERB,
+    SUPERSEDED,
     VOTE_VERB,
     failure_response,
     file_later_text,
@@ -58,8 +61,10 @@ from bot.cards import (
     teams_card,
 )
 from bot.cards_lifecycle import ADD_VERB
+from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.jobs import Background
+from bot.mentions import teams_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
 from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
 from bot.turns import answer_turn
@@ -408,7 +413,9 @@ class TeamsBot:
         if not me or me not in added:
             return
         try:
-            if not await self._first_delivery(activity):
+            # Greet once per conversation: a reinstall sends the event again with a new id.
+            base = _base_and_chain(activity.conversation.id)[0]
+            if not await claim_once(self.repo, f"teams-welcome:{base}", self.agent.watch):
                 return
             await self._save_reference(activity)
         except Exception as exc:
@@ -417,11 +424,7 @@ class TeamsBot:
             # The reference is saved with the first message; the welcome is not worth a spool.
             log.warning("bot added while the database is unavailable: no welcome message")
             return
-        await context.send_activity(
-            "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
-            "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
-            "notification and find what fixed it before."
-        )
+        await context.send_activity(welcome_text(_conversation_type(activity)))
 
     async def _message(self, context: TurnContext) -> None:
         activity = context.activity
@@ -429,7 +432,18 @@ class TeamsBot:
         if value and value.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
             await self._submit(context, value)
             return
-        text = _text_without_mention(activity)
+        if value and value.get("verb") == CHOICE_VERB:
+            # A choice button's Action.Submit fallback: the choice is the message.
+            if await self._stale_choice(context, value):
+                return
+            text = str(value.get("value") or "")[:MAX_TEXT]
+        else:
+            text = _text_without_mention(activity)
+        await self._text_message(context, text)
+
+    async def _text_message(self, context: TurnContext, text: str) -> None:
+        """A message (typed, or a choice pressed) for the conversation's agent."""
+        activity = context.activity
         user = _user_id(activity)
         base, chain = _base_and_chain(activity.conversation.id)
         thread = thread_id_for(CHANNEL, base, chain)
@@ -474,10 +488,11 @@ class TeamsBot:
                 rate_limited_text(guess_lang(text), self.limiter.per_minute)
             )
             return
-        try:
-            await context.send_activity(Activity(type=ActivityTypes.typing))
-        except Exception:
-            log.warning("could not send the typing indicator", exc_info=True)
+        if shows_typing(_conversation_type(activity)):
+            try:
+                await context.send_activity(Activity(type=ActivityTypes.typing))
+            except Exception:
+                log.warning("could not send the typing indicator", exc_info=True)
         self.background.spawn(
             self._answer(reference, thread, text, user, turn_id, key),
             name=f"teams-turn-{turn_id}",
@@ -572,9 +587,7 @@ class TeamsBot:
                 except Exception:
                     log.exception("could not keep Teams turn %s", turn_id)
             response.setdefault("thread", thread)
-            reply = self._reply(response, reference)
-            sent = await context.adapter.send_activities(context, [reply])
-            self.feedback.remember(response, sent[0].id if sent and sent[0] else None)
+            await self._send_card(context, response, reference)
 
         try:
             await self.adapter.continue_conversation(reference, callback, bot_app_id=self.app_id)
@@ -610,15 +623,49 @@ class TeamsBot:
         response.setdefault("thread", thread)
 
         async def callback(context: TurnContext) -> None:
-            reply = self._reply(response, reference)
-            sent = await context.adapter.send_activities(context, [reply])
-            self.feedback.remember(response, sent[0].id if sent and sent[0] else None)
+            await self._send_card(context, response, reference)
 
         # A failed delivery raises: the entry stays, and the turn (idempotent by its id) is
         # delivered on the next attempt.
         await self.adapter.continue_conversation(reference, callback, bot_app_id=self.app_id)
 
+    async def _send_card(
+        self, context: TurnContext, response: dict[str, Any], reference: ConversationReference
+    ) -> None:
+        """Send a response's card; the card it supersedes is closed in place (no stale button
+        acts on it)."""
+        reply = self._reply(response, reference)
+        sent = await context.adapter.send_activities(context, [reply])
+        message_id = sent[0].id if sent and sent[0] else None
+        self.feedback.remember(response, message_id)
+        previous = self.feedback.cards.sent(
+            str(response.get("thread") or ""),
+            str(response.get("answer_id") or ""),
+            message_id,
+            str(response.get("kind") or "answer"),
+        )
+        old = self.feedback.cached(previous.answer_id) if previous else None
+        if previous is None or old is None:
+            return
+        card = teams_card(old, None, self.feedback.filed(previous.answer_id), SUPERSEDED)
+        update = TurnContext.apply_conversation_reference(
+            Activity(
+                type=ActivityTypes.message,
+                attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+            ),
+            reference,
+        )
+        update.id = previous.message_id
+        try:
+            await context.adapter.update_activity(context, update)
+        except Exception:
+            log.warning("could not close the superseded card", exc_info=True)
+
     async def _keep_typing(self, context: TurnContext, reference: ConversationReference) -> None:
+        if not shows_typing(
+            reference.conversation.conversation_type if reference.conversation else None
+        ):
+            return
         while True:
             await asyncio.sleep(TYPING_EVERY)
             try:
@@ -635,8 +682,12 @@ class TeamsBot:
             type=ActivityTypes.message,
             summary=plain_text(response)[:200],
             attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
-            # Teams' own 👍/👎 under AI answers, reported as message/submitAction invokes.
-            channel_data={"feedbackLoopEnabled": True},
+            # Teams' own 👍/👎 under AI answers, reported as message/submitAction invokes; the
+            # answer id rides along for clients that send channelData back.
+            channel_data={
+                "feedbackLoopEnabled": True,
+                "pmark": {"answer_id": str(response.get("answer_id") or "")},
+            },
         )
         return TurnContext.apply_conversation_reference(activity, reference)
 
@@ -652,6 +703,11 @@ class TeamsBot:
     async def _submit(self, context: TurnContext, data: dict[str, Any]) -> None:
         """Action.Submit fallback: the click arrives as a message; the card is updated in place."""
         result = await self._act(_user_id(context.activity), data)
+        if result.error in (STALE, INCOMPLETE):
+            explained = await self._refused(context, result)
+            if result.error == STALE:
+                await context.send_activity(str(explained["value"]))
+            return
         if result.response is None or not context.activity.reply_to_id:
             return
         card = teams_card(result.response, result.votes, result.filed)
@@ -674,9 +730,13 @@ class TeamsBot:
             action = _dict(value.get("action"))
             data = dict(_dict(action.get("data")))
             data.setdefault("verb", action.get("verb"))
-            if data.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
+            if data.get("verb") == CHOICE_VERB:
+                body = await self._choice_invoke(context, data)
+            elif data.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
                 result = await self._act(_user_id(activity), data)
-                if result.error == UNAVAILABLE:
+                if result.error in (STALE, INCOMPLETE):
+                    body = await self._refused(context, result)
+                elif result.error == UNAVAILABLE:
                     lang = "en" if (result.response or {}).get("lang") == "en" else "ko"
                     body = invoke_message_response(file_later_text(lang))
                 elif result.response is not None:
@@ -710,9 +770,66 @@ class TeamsBot:
                 comment = str(parsed.get("feedbackText", "")) if isinstance(parsed, dict) else raw
             except ValueError:
                 comment = raw
-        message_id = activity.reply_to_id or ""
-        answer_id = self.feedback.answer_for_message(message_id) or f"msg:{message_id}"
+        answer_id = self._feedback_answer(activity, value)
         await self.feedback.answer_feedback(CHANNEL, _user_id(activity), answer_id, vote, comment)
+
+    def _feedback_answer(self, activity: Activity, value: dict[str, Any]) -> str:
+        """The answer Teams' feedback refers to, wherever the invoke carries it: the reply's
+        activity id, the answer id in the value or channelData, else the conversation's
+        latest card."""
+        message_id = activity.reply_to_id or ""
+        if message_id and (known := self.feedback.answer_for_message(message_id)):
+            return known
+        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        for source in (value, _dict(value.get("actionValue")), _dict(channel_data.get("pmark"))):
+            if source.get("answer_id"):
+                return str(source["answer_id"])
+        base, chain = _base_and_chain(activity.conversation.id)
+        latest = self.feedback.cards.latest(thread_id_for(CHANNEL, base, chain))
+        if latest is not None:
+            return latest.answer_id
+        return f"msg:{message_id}"
+
+    async def _stale_choice(self, context: TurnContext, data: dict[str, Any]) -> bool:
+        """Tell the user (and return True) when a choice was pressed on a card that is no
+        longer the conversation's latest."""
+        thread, answer_id = str(data.get("thread") or ""), str(data.get("answer_id") or "")
+        if self.feedback.cards.is_current(thread, answer_id) is not False:
+            return False
+        old = self.feedback.cached(answer_id) or {}
+        lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
+        await context.send_activity(stale_text(lang))
+        return True
+
+    async def _choice_invoke(self, context: TurnContext, data: dict[str, Any]) -> dict[str, Any]:
+        """A choice button (Action.Execute): the choice becomes the user's message, and the
+        card it was pressed on is closed; a stale card only explains."""
+        answer_id, thread = str(data.get("answer_id") or ""), str(data.get("thread") or "")
+        old = self.feedback.cached(answer_id)
+        lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
+        if self.feedback.cards.is_current(thread, answer_id) is False:
+            return invoke_message_response(stale_text(lang))
+        await self._text_message(context, str(data.get("value") or "")[:MAX_TEXT])
+        if old is None:
+            return invoke_message_response("✓")
+        return invoke_card_response(teams_card(old, None, None, SUPERSEDED))
+
+    async def _refused(self, context: TurnContext, result: VoteResult) -> dict[str, Any]:
+        """A file press on a superseded or incomplete draft: explained, never filed."""
+        response = result.response or {}
+        lang = lang_of(response)
+        if result.error == STALE:
+            return invoke_message_response(stale_text(lang, "filed" if result.filed else ""))
+        question = incomplete_response(response)
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.message,
+                attachments=[
+                    Attachment(**_attachment_kwargs(teams_attachment(teams_card(question))))
+                ],
+            )
+        )
+        return invoke_message_response(str(question["reply"]))
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -720,13 +837,41 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _text_without_mention(activity: Activity) -> str:
-    text = activity.text or ""
-    if activity.recipient is not None:
-        try:
-            text = TurnContext.remove_recipient_mention(activity) or ""
-        except (KeyError, TypeError, AttributeError):
-            pass
-    return text.strip()[:MAX_TEXT]
+    recipient = activity.recipient
+    text = teams_text(
+        activity.text or "",
+        activity.entities or [],
+        str(recipient.id or "") if recipient else "",
+        str(recipient.name or "") if recipient else "",
+    )
+    return text[:MAX_TEXT]
+
+
+def _conversation_type(activity: Activity) -> str | None:
+    conversation = activity.conversation
+    return conversation.conversation_type if conversation else None
+
+
+def shows_typing(conversation_type: str | None) -> bool:
+    """Teams shows typing in personal and group chats only; in a channel thread the playground
+    drops the next message after one."""
+    return conversation_type != "channel"
+
+
+def welcome_text(conversation_type: str | None) -> str:
+    """The greeting when PMark is added: in a team or group chat, how to address it."""
+    if conversation_type in ("channel", "groupChat"):
+        return (
+            "안녕하세요, PMark입니다. 이 대화에서는 @PMark 를 멘션해서 설비 문제를 적어 주시면 "
+            "접수 초안과 과거 조치 사례를 찾아 드려요. / Hi, I'm PMark: here I answer when "
+            "you @mention me: write @PMark and what is wrong, and I'll draft the notification "
+            "and find what fixed it before."
+        )
+    return (
+        "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
+        "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
+        "notification and find what fixed it before."
+    )
 
 
 def _attachment_kwargs(attachment: dict[str, Any]) -> dict[str, Any]:

@@ -497,7 +497,11 @@ def _catalog_values(e: CatalogEntry) -> dict[str, Any]:
 
 
 def _notification_values(n: Notification) -> dict[str, Any]:
-    return {k: getattr(n, k) for k in _NOTIFICATION_FIELDS}
+    values = {k: getattr(n, k) for k in _NOTIFICATION_FIELDS}
+    if n.extra.get("source"):
+        # Filed through a channel ('teams', 'slack', 'chat'); imports keep the default.
+        values["source"] = n.extra["source"][:32]
+    return values
 
 
 def _to_notification(r: NotificationRow) -> Notification:

@@ -15,10 +15,20 @@ def followup(state: TurnState) -> dict[str, Any]:
     last = state.get("last_answer") or {}
     recs = last.get("recommendations") or []
     index = followup_index(state.get("user_input", "")) or 1
-    if 1 <= index <= len(recs):
+    if not recs:
+        reply = (
+            "아직 보여드린 사례가 없어요. "
+            "설비와 증상을 적어 주시면 비슷한 과거 사례를 찾아 드릴게요."
+            if lang == "ko"
+            else "There is nothing to follow up yet: tell me the equipment and what is wrong, "
+            "and I'll find similar past cases."
+        )
+        shown = []
+    elif 1 <= index <= len(recs):
         rec = recs[index - 1]
         reply = detail_text(rec, index, lang)
-        shown = [rec]
+        # The card numbers the case as the answer did ("2번 사례" is case 2, not 1).
+        shown = [{**rec, "rank": index}]
     else:
         reply = (
             f"{index}번 사례는 없습니다. 지난 답변에는 {len(recs)}건이 있었습니다."

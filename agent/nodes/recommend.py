@@ -10,6 +10,7 @@ from adapters.sql.repository import utcnow
 from agent.deps import AgentDeps
 from agent.hits import hit_from_state
 from agent.nodes.normalize import EMPTY
+from agent.reasons import reason_kinds
 from agent.recommend.ranking import Query, rank
 from agent.state import TurnState
 
@@ -26,6 +27,11 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         location=notification.get("location", EMPTY)["code"],
         ancestors=deps.recommender.ancestors,
     )
+    codes = {
+        "equipment": query.equipment,
+        "failure_mode": query.failure_mode,
+        "location": query.location,
+    }
     hits = [hit_from_state(h) for h in state.get("hits") or []]
     try:
         # The database is read once a minute: only then is a worker thread worth its hop.
@@ -52,6 +58,17 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
                 "why": r.why,
                 "equipment": r.equipment,
                 "failure_mode": r.failure_mode,
+                "location": r.location,
+                "location_names": list(deps.names("location", r.location)),
+                "reasons": reason_kinds(
+                    codes,
+                    {
+                        "equipment": r.equipment,
+                        "failure_mode": r.failure_mode,
+                        "location": r.location,
+                    },
+                    deps.recommender.ancestors,
+                ),
             }
             for r in ranked
         ],

@@ -8,12 +8,24 @@ import re
 from typing import Any
 
 from adapters.llm.base import LLMError
-from agent.answer import answer_text, notification_view
+from agent.answer import answer_text, change_views, notification_view
 from agent.deps import AgentDeps
+from agent.nodes.clarify import CHOICE_FIELDS
 from agent.state import TurnState
 
 log = logging.getLogger(__name__)
 _ITEMNO_CITE = re.compile(r"\[([A-Za-z0-9_\-]{3,64})\]")
+
+
+def weak_match(recs: list[dict[str, Any]], threshold: float, both_known: bool) -> bool:
+    """Whether no case is a similar past case (docs/weak-match.md): with the equipment and the
+    failure known, none shares both; otherwise even the best scores under the measured
+    threshold."""
+    if not recs:
+        return False
+    if both_known:
+        return not any({"equipment", "failure_mode"} <= set(r.get("reasons") or []) for r in recs)
+    return float(recs[0].get("score", 0.0)) < threshold
 
 
 def grounded(text: str, allowed: set[str]) -> bool:
@@ -28,7 +40,10 @@ async def respond(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     recs = list(state.get("recommendations") or [])
     missing = list(state.get("missing") or [])
     degraded = list(state.get("degraded", []))
-    reply = answer_text(view, recs, missing, lang, degraded)
+    both_known = bool(view.get("equipment")) and bool(view.get("failure_mode"))
+    weak = weak_match(recs, deps.settings.weak_match_score, both_known)
+    changes = change_views(deps, list(state.get("changes") or []))
+    reply = answer_text(view, recs, missing, lang, degraded, weak, changes)
     if deps.llm is not None and recs and "llm" not in degraded:
         try:
             written = await asyncio.wait_for(
@@ -51,6 +66,12 @@ async def respond(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         "recommendations": recs,
         "degraded": degraded,
         "query": state.get("report_text", ""),
+        "report": state.get("report") or state.get("report_text", ""),
+        "notes": list(state.get("notes") or []),
+        "changes": changes,
+        "weak": weak,
+        # A missing field the technician can answer with a button, on the answer too.
+        "choices": {f: deps.choices(f) for f in missing if f in CHOICE_FIELDS},
     }
     return {"response": response, "last_answer": response, "degraded": degraded}
 

@@ -6,6 +6,7 @@ import re
 import uuid
 from typing import Any
 
+from agent.deps import AgentDeps
 from agent.intent import followup_index, is_correction, is_new_report
 from agent.language import reply_language
 from agent.state import TurnState
@@ -21,14 +22,23 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub(" ", text or "").strip()[:MAX_CHARS]
 
 
-def validate(state: TurnState) -> dict[str, Any]:
+def names_a_problem(text: str, deps: AgentDeps) -> bool:
+    """Whether the text names a machine or a failure (then it is a report, not a follow-up)."""
+    fields = deps.parser.parse(text).fields
+    return any(fields[f].code is not None for f in ("equipment", "failure_mode") if f in fields)
+
+
+def validate(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
     """Strip control characters, cap the length, detect language and intent."""
     # A pasted log of 10,000 characters still deserves an answer: keep its head.
     text = clean_text(state.get("user_input") or "")
     intent = "report"
     if not text:
         intent = "empty"
-    elif state.get("last_answer") and followup_index(text) is not None:
+    elif followup_index(text) is not None and (
+        state.get("last_answer") or not names_a_problem(text, deps)
+    ):
+        # Also with no answer to follow: the followup node says there is nothing yet.
         intent = "followup"
     elif is_new_report(text):
         intent = "new"
@@ -37,7 +47,8 @@ def validate(state: TurnState) -> dict[str, Any]:
     return {
         "user_input": text,
         "turn_id": state.get("turn_id") or uuid.uuid4().hex,
-        "lang": reply_language(text) if text else state.get("lang", "ko"),
+        "changes": [],
+        "lang": reply_language(text, state.get("lang", "ko")) if text else state.get("lang", "ko"),
         "intent": intent,
         "degraded": [],
         "retries": 0,

@@ -120,15 +120,24 @@ def test_every_card_validates(validate_cards: Any) -> None:
 def test_card_content() -> None:
     card = teams_card(ANSWER, {"N00000": 1}, None)
     text = json.dumps(card, ensure_ascii=False)
-    assert "제2공장 (Factory 2)" in text and "90%" in text and "P-101A" in text
+    # Names in the card's language with the code; no confidence figures on a technician's card.
+    assert "제2공장 (F2)" in text and "90%" not in text and "P-101A" in text
     assert text.count('"type": "Action.Execute"') == 2 * 10 + 1  # ten recs, thumbs, file
     assert "👍 도움이 됨으로 기록" in text and "언어 모델" in text
     assert card["actions"][0]["verb"] == "pmark.file"
     filed = teams_card(ANSWER, None, "PM1")
     assert "actions" not in filed and "PM1" in json.dumps(filed)
-    question = json.dumps(teams_card(QUESTION), ensure_ascii=False)
-    assert '"value": "Factory 1"' in question and '"value": "Emergency"' in question
-    assert "pmark.file" not in question
+    question = teams_card(QUESTION)
+    choices = [
+        a
+        for s in question["body"]
+        if s["type"] == "ActionSet"
+        for a in s["actions"]
+        if a.get("verb") == "pmark.choice"
+    ]
+    assert {a["data"]["value"] for a in choices} == {"Factory 1", "Emergency", "High"}
+    assert all(a["fallback"]["data"] == a["data"] for a in choices)
+    assert "pmark.file" not in json.dumps(question) and "msteams" not in json.dumps(question)
 
 
 def test_slack_blocks_within_limits() -> None:
@@ -147,3 +156,92 @@ def test_slack_blocks_within_limits() -> None:
         assert all(i.startswith("pmark_") for i in ids)
     escaped = json.dumps(slack_blocks(ANSWER), ensure_ascii=False)
     assert "&lt;#1&gt; &amp; more" in escaped
+
+
+def _actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if str(node.get("type", "")).startswith("Action."):
+                found.append(node)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(card)
+    return found
+
+
+def test_cards_stay_true() -> None:
+    # Incomplete: no file button, the missing priority offered; complete: the button.
+    incomplete = {
+        **ANSWER,
+        "notification": {**ANSWER["notification"], "priority": None},
+        "missing": ["priority"],
+        "choices": {"priority": QUESTION["choices"]["priority"]},
+    }
+    card = teams_card(incomplete)
+    assert "actions" not in card
+    assert [a["data"]["code"] for a in _actions(card) if a.get("verb") == "pmark.choice"] == [
+        "1",
+        "2",
+    ]
+    assert not [b for b in slack_blocks(incomplete) if b.get("block_id") == "pmark_file"]
+    # Superseded: no button acts any more (the score toggle stays); says so.
+    closed = teams_card(QUESTION, closed="superseded")
+    assert [a["type"] for a in _actions(closed)] == []
+    assert "newer answer" in json.dumps(closed)
+    superseded = teams_card(ANSWER, closed="superseded")
+    assert {a["type"] for a in _actions(superseded)} == {"Action.ToggleVisibility"}
+    slack_closed = slack_blocks(ANSWER, closed="superseded")
+    assert not [b for b in slack_closed if b["type"] == "actions"]
+    # Filed: the number, and no thumbs left.
+    filed = teams_card(ANSWER, {"N00000": 1}, "PM1")
+    assert not [a for a in _actions(filed) if a.get("verb") == "pmark.vote"]
+    assert "👍 도움이 됨으로 기록" in json.dumps(filed, ensure_ascii=False)
+
+
+def test_weak_matches_changes_and_numbers_are_said() -> None:
+    weak = {**ANSWER, "weak": True, "recommendations": [{**_rec(1), "rank": 2}]}
+    text = json.dumps(teams_card(weak), ensure_ascii=False)
+    assert "비슷한 과거 사례를 찾지 못했어요" in text and "과거 유사 사례와 조치" not in text
+    assert '"2. [N00001]' in text
+    assert "비슷한 과거 사례를 찾지 못했어요" in json.dumps(slack_blocks(weak), ensure_ascii=False)
+    changed = {
+        **ANSWER,
+        "lang": "en",
+        "changes": [
+            {
+                "field": "equipment",
+                "old": "CMP",
+                "new": "PMP",
+                "old_names": ["압축기", "Compressor"],
+                "new_names": ["펌프", "Pump"],
+            }
+        ],
+    }
+    for rendered in (teams_card(changed), slack_blocks(changed)):
+        assert "✏️ Equipment changed: Compressor → Pump" in json.dumps(rendered, ensure_ascii=False)
+
+
+def test_reasons_in_words_and_the_score_behind_a_toggle() -> None:
+    rec = {
+        **_rec(1),
+        "reasons": ["equipment", "failure_mode", "location"],
+        "location_names": ["2공장", "Plant 2"],
+    }
+    response = {**ANSWER, "recommendations": [rec]}
+    card = teams_card(response)
+    text = json.dumps(card, ensure_ascii=False)
+    assert "같은 설비 · 같은 고장 유형 · 2공장" in text and "same equipment" not in text
+    english = json.dumps(teams_card({**response, "lang": "en"}), ensure_ascii=False)
+    assert "same equipment · same failure mode · Plant 2" in english
+    score = [b for c in card["body"] if c["type"] == "Container" for b in c["items"]]
+    hidden = [b for b in score if b.get("id") == "pmark-score-1"]
+    assert hidden and hidden[0]["isVisible"] is False
+    toggles = [a for a in _actions(card) if a["type"] == "Action.ToggleVisibility"]
+    assert toggles[0]["targetElements"] == ["pmark-score-1"]
+    assert "Score" not in json.dumps(slack_blocks({**response, "lang": "en"}))

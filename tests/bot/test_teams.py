@@ -87,23 +87,23 @@ async def test_message_gets_card_with_recommendations_and_thumbs(served: Running
         if n.get("type") == "FactSet"
         for f in n["facts"]
     }
-    assert "제2공장" in facts["위치"] and "Factory 2" in facts["위치"]
-    assert "%" in facts["설비"]
+    # The name in the thread's language with its code (no confidence figures).
+    assert facts["위치"] == "제2공장 (F2)"
+    assert "%" not in facts["설비"]
     assert reply.body["channelData"]["feedbackLoopEnabled"] is True
-    # A typing indicator went out while working.
-    assert any(r.body.get("type") == "typing" for r in served.stub.connector())
+    # Typing indicators: tests/bot/test_teams_conversation.py (chats only, not channel threads).
 
 
 async def test_question_offers_plant_choices(served: Running) -> None:
     _, reply = await _answer(served, "펌프 누유", chain="q-" + uuid.uuid4().hex[:8])
     card = _card(reply.body)
-    im_backs = [
-        n["data"]["msteams"]["value"]
+    choices = [
+        n["data"]["value"]
         for n in _walk(card)
-        if n.get("type") == "Action.Submit" and "msteams" in (n.get("data") or {})
+        if n.get("type") == "Action.Execute" and n.get("verb") == "pmark.choice"
     ]
-    assert "제1공장" in im_backs and "제2공장" in im_backs
-    assert "긴급" in im_backs
+    assert "제1공장" in choices and "제2공장" in choices
+    assert "긴급" in choices
 
 
 async def test_thumb_invoke_twice_stores_one_row_and_updates_card(served: Running) -> None:
