@@ -114,10 +114,17 @@ async def test_choices_stale_presses_and_complete_filing(served: Running) -> Non
     file_button = _buttons(_blocks(complete), "pmark_file")[0]
     updates = len(stub.slack("chat.update"))
     await _click(served, file_button, channel, ts, "1700.000003")
-    await stub.wait_for(lambda: stub.slack("chat.update")[updates:])
+    # (Another chat.update closes the superseded card meanwhile: look for the filed one.)
+    filed = (
+        await stub.wait_for(
+            lambda: [
+                u
+                for u in stub.slack("chat.update")[updates:]
+                if "✅" in json.dumps(_blocks(u), ensure_ascii=False)
+            ]
+        )
+    )[0]
     assert repo.notification_count() == count + 1
-    filed = stub.slack("chat.update")[-1]
-    assert "✅" in json.dumps(_blocks(filed), ensure_ascii=False)
     assert not _buttons(_blocks(filed), "pmark_vote_")
 
 
