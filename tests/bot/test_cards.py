@@ -245,3 +245,20 @@ def test_reasons_in_words_and_the_score_behind_a_toggle() -> None:
     toggles = [a for a in _actions(card) if a["type"] == "Action.ToggleVisibility"]
     assert toggles[0]["targetElements"] == ["pmark-score-1"]
     assert "Score" not in json.dumps(slack_blocks({**response, "lang": "en"}))
+
+
+def test_new_card_states_validate(validate_cards: Any) -> None:
+    weak = {
+        **ANSWER,
+        "weak": True,
+        "changes": [{"field": "equipment", "old": "CMP", "new": "PMP"}],
+        "recommendations": [{**_rec(1), "rank": 2, "reasons": ["equipment"]}],
+    }
+    cards = [
+        teams_card(weak),
+        teams_card(ANSWER, closed="superseded"),
+        teams_card(QUESTION, closed="superseded"),
+        teams_card({**ANSWER, "choices": QUESTION["choices"], "missing": ["priority"]}),
+    ]
+    for card, errors in zip(cards, validate_cards(cards), strict=True):
+        assert errors == [], (errors, card["body"][:2])
