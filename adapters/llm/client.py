@@ -48,7 +48,6 @@ RETRY_EXCEPTIONS: tuple[type[Exception], ...] = (
     httpx.WriteError,
 )
 _THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _SCHEMA_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -362,11 +361,21 @@ def _content(body: dict[str, Any]) -> tuple[str, str | None]:
     return content, finish if isinstance(finish, str) else None
 
 
+def _unfence(text: str) -> str:
+    r"""The inside of a ```json … ``` fence around the whole text, else the text.
+
+    Written out rather than as `^\s*```(?:json)?\s*(.*?)\s*```\s*$`, which re-scans the trailing
+    spaces from every position of its lazy group: quadratic in a long run of spaces.
+    """
+    stripped = text.strip()
+    if len(stripped) < 6 or not (stripped.startswith("```") and stripped.endswith("```")):
+        return text
+    inner = stripped[3:-3]
+    return (inner[4:] if inner.startswith("json") else inner).strip()
+
+
 def _parse_json(content: str, schema: dict[str, Any], *, truncated: bool) -> dict[str, Any]:
-    text = _THINK.sub("", content)
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1)
+    text = _unfence(_THINK.sub("", content))
     try:
         value = json.loads(text)
     except ValueError as exc:

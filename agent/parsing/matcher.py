@@ -19,7 +19,9 @@ from agent.parsing.textnorm import (
 )
 
 # Between the words of a multi-word Korean form, technicians drop spaces or add a particle.
-_KO_GAP = r"\s*(?:이|가|은|는|을|를|의|에|도)?\s*"
+# Possessive runs: two optional runs of spaces in a row would otherwise be tried in every split
+# (quadratic in a run of spaces after the first word).
+_KO_GAP = r"\s*+(?:이|가|은|는|을|를|의|에|도)?\s*+"
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,14 @@ _MEASURE = (
 )
 _LEVEL_WORD = re.compile(r"^(?:high|hi|높음|높다|높아요|높아|높습니다|높네요|과다)$")
 # "진동 높음", "temp too high", "high vib": a level, not how urgent the work is.
+# Possessive `\s*+`: three optional runs of spaces in a row are otherwise tried in every split,
+# cubic in the length of a run of spaces (linear-time regexes: tests/reliability/test_linear_regex).
 _LEVEL_BEFORE = re.compile(
-    rf"(?:{_MEASURE})\s*(?:이|가|은|는|도|값)?\s*(?:too|very|너무|매우|좀|많이)?\s*$"
+    rf"(?:{_MEASURE})\s*+(?:이|가|은|는|도|값)?\s*+(?:too|very|너무|매우|좀|많이)?\s*+$"
 )
 _LEVEL_AFTER = re.compile(rf"^\s*(?:{_MEASURE})(?![a-z])")
 _PRIORITY_NUMBER = re.compile(
-    r"(?:priority|prio|pri|우선\s*순위|중요도|긴급도|등급)\s*[:=]?\s*([1-9])(?![0-9])"
+    r"(?:priority|prio|pri|우선\s*순위|중요도|긴급도|등급)\s*+[:=]?\s*+([1-9])(?![0-9])"
 )
 
 
