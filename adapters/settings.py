@@ -132,6 +132,17 @@ class Settings(BaseSettings):
         30, description="Idle conversations older than this are deleted."
     )
     max_body_bytes: int = Field(1_000_000, description="Request bodies above this get 413.")
+    header_timeout: float = Field(
+        15.0,
+        description="Seconds a connection has to send a complete request head (and may stay idle "
+        "between requests) before it is closed: a client that trickles headers is dropped.",
+    )
+    body_timeout: float = Field(
+        10.0, description="Seconds to receive a request body once its head is in; else 408."
+    )
+    shutdown_timeout: float = Field(
+        2.0, description="Seconds requests in flight get to finish when the server stops."
+    )
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")
     duplicate_window_days: float = Field(

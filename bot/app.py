@@ -20,6 +20,7 @@ from agent.runner import Agent
 from agent.service import open_agent
 from bot.feedback import FeedbackService
 from bot.health import CHECKS, READY, Check, add_routes
+from bot.http_guard import body_timeout, quiet_bad_requests
 from bot.jobs import start_background
 from bot.looplag import freeze_heap, start_loop_lag, unfreeze_heap
 from bot.middleware import RateLimiter, body_limit, errors
@@ -79,7 +80,11 @@ def build_app(
     settings = settings or get_settings()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[errors, body_limit(settings.max_body_bytes)],
+        middlewares=[
+            errors,
+            body_limit(settings.max_body_bytes),
+            body_timeout(settings.body_timeout),
+        ],
     )
     app[SETTINGS] = settings
     app[READY] = asyncio.Event()
@@ -127,6 +132,9 @@ def build_app(
             else:
                 log.info("Slack is not configured (PMARK_SLACK_BOT_TOKEN/SIGNING_SECRET)")
             app[CHECKS].update(_checks(context, agent))
+            if teams.app_id:
+                # Not ready while no Bot Framework signing key can be had.
+                app[CHECKS]["auth"] = teams.auth.ready
             # The database watch probes fast while the database is down; the replay answers
             # what the spool kept as soon as it is back (and after a restart).
             background.every("database-watch", 0.25, agent.watch.tick, first_delay=0.25)
@@ -198,6 +206,7 @@ def configure_logging(level: str, settings: Settings | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction(settings)
+    quiet_bad_requests()
 
 
 def run(host: str | None = None, port: int | None = None) -> None:
@@ -212,6 +221,9 @@ def run(host: str | None = None, port: int | None = None) -> None:
         host=host,
         port=port,
         access_log=None,
-        shutdown_timeout=10,
+        # Also the deadline for a complete request head on a new connection (aiohttp arms the
+        # keep-alive timer when a connection opens): a slowloris client is dropped after it.
+        keepalive_timeout=settings.header_timeout,
+        shutdown_timeout=settings.shutdown_timeout,
         print=None,
     )

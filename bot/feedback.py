@@ -158,15 +158,20 @@ class FeedbackService:
         response = await self.answer(answer_id, thread) if answer_id else None
         if not answer_id or not itemno or vote not in (1, -1) or not user_id:
             return VoteResult(False, response, error="bad vote")
-        if response is not None:
-            known = {str(r.get("itemno")) for r in response.get("recommendations") or []}
-            if itemno not in known:
-                return VoteResult(False, response, error="unknown recommendation")
+        if response is None:
+            # Not an answer PMark showed (or one it no longer knows): a thumb on it would be a
+            # relevance label nobody can check, and anyone holding the signing secret could
+            # store them at will.
+            log.info("vote on an unknown answer refused")
+            return VoteResult(False, None, error="unknown answer")
+        known = {str(r.get("itemno")) for r in response.get("recommendations") or []}
+        if itemno not in known:
+            return VoteResult(False, response, error="unknown recommendation")
         filed = self._filed.get(answer_id)
         if filed or self.cards.is_current(thread, answer_id) is False:
             # The card lost its thumbs (filed, or replaced by a newer one): explained, not kept.
             return VoteResult(False, response, self.votes_of(answer_id, user_id), filed, STALE)
-        view = (response or {}).get("notification") or {}
+        view = response.get("notification") or {}
         record = FeedbackRecord(
             answer_id=answer_id,
             itemno=itemno,
@@ -174,7 +179,7 @@ class FeedbackService:
             channel=channel,
             vote=vote,
             is_supervisor=user_id in self.supervisors,
-            query=str((response or {}).get("query") or "")[:4000],
+            query=str(response.get("query") or "")[:4000],
             equipment=_code(view.get("equipment")),
             failure_mode=_code(view.get("failure_mode")),
             comment=comment[:2000],

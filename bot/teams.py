@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import uuid
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
-import jwt
-import requests
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import (
@@ -27,15 +23,9 @@ from botbuilder.schema import (
 )
 from botframework.connector.auth import (
     AppCredentials,
-    AuthenticateRequestResult,
-    BotFrameworkAuthentication,
-    ClaimsIdentity,
-    ConnectorFactory,
     MicrosoftAppCredentials,
     ServiceClientCredentialsFactory,
-    UserTokenClient,
 )
-from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from msrest.authentication import Authentication
 from msrest.universal_http.requests import ClientRetryPolicy
 
@@ -67,14 +57,15 @@ from bot.jobs import Background
 from bot.mentions import teams_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
 from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
+from bot.teams_auth import GuardedAuthentication, KeysUnavailable, Unauthorized, precheck
 from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CHANNEL = "teams"
 SPOOL_KIND = "teams-message"
 TYPING_EVERY = 3.0
 MAX_TEXT = 4000
+AUTH_DEADLINE = 2.0  # a token is accepted or refused within this, key outage or not
 
 # botbuilder builds new msrest clients for every activity (connector and user-token clients), and
 # each builds a retry policy with `[i for i in range(999) if i not in safe_codes]` over a 500-item
@@ -168,77 +159,11 @@ class TokenCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[m
             await self.tokens.aclose()
 
 
-class _AuthThread:
-    """A private event loop in a thread for token validation.
-
-    botbuilder validates JWTs with an OpenID key cache that refreshes with blocking
-    `requests.get` (daily, and at most hourly on an unknown key id, which anyone can send):
-    on this loop that never stalls the server's.
-    """
-
-    def __init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="pmark-auth", daemon=True
-        )
-        self._thread.start()
-
-    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-    def close(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-
-
-class ThreadedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
-    """Delegates to botbuilder's authentication, validating tokens on the auth thread."""
-
-    def __init__(self, inner: BotFrameworkAuthentication, metadata_url: str | None) -> None:
-        self._inner = inner
-        self._metadata_url = metadata_url
-        self._auth = _AuthThread()
-
-    async def authenticate_request(
-        self, activity: Activity, auth_header: str
-    ) -> AuthenticateRequestResult:
-        return await self._auth.run(self._inner.authenticate_request(activity, auth_header))
-
-    async def authenticate_streaming_request(
-        self, auth_header: str, channel_id_header: str
-    ) -> AuthenticateRequestResult:
-        return await self._auth.run(
-            self._inner.authenticate_streaming_request(auth_header, channel_id_header)
-        )
-
-    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
-        return await self._auth.run(self._inner.authenticate_channel_request(auth_header))
-
-    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return self._inner.create_connector_factory(claims_identity)
-
-    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
-        return await self._inner.create_user_token_client(claims_identity)
-
-    def create_bot_framework_client(self) -> Any:
-        return self._inner.create_bot_framework_client()
-
-    def get_originating_audience(self) -> str:
-        return str(self._inner.get_originating_audience())
-
-    async def prewarm(self) -> None:
-        """Fetch the channel's signing keys on the auth thread before the first request."""
-        if not self._metadata_url:
-            return
-        metadata = JwtTokenExtractor.get_open_id_metadata(self._metadata_url)
-        try:
-            await self._auth.run(metadata._refresh())
-            log.info("Bot Framework signing keys loaded from %s", self._metadata_url)
-        except Exception as exc:
-            log.warning("could not pre-load Bot Framework signing keys: %r", exc)
-
-    def close(self) -> None:
-        self._auth.close()
+def _reason(exc: Exception) -> str:
+    """Why a token was refused, in a few words (never the token)."""
+    if isinstance(exc, Unauthorized):
+        return str(exc)
+    return type(exc).__name__
 
 
 def _base_and_chain(conversation_id: str) -> tuple[str, str | None]:
@@ -290,7 +215,9 @@ class TeamsBot:
         inner = ConfigurationBotFrameworkAuthentication(
             _Config(settings, endpoints), credentials_factory=self.credentials
         )
-        self.auth = ThreadedAuthentication(inner, endpoints.metadata_url() if self.app_id else None)
+        self.auth = GuardedAuthentication(
+            inner, self.app_id, endpoints.metadata_url() if self.app_id else None
+        )
         self.adapter = CloudAdapter(self.auth)
         self.adapter.on_turn_error = self._on_turn_error
         if not self.app_id:
@@ -302,8 +229,8 @@ class TeamsBot:
             )
 
     async def aclose(self) -> None:
-        """Release the auth thread and the token client."""
-        self.auth.close()
+        """Stop key fetches and release the token client."""
+        await self.auth.aclose()
         await self.credentials.aclose()
 
     # HTTP --------------------------------------------------------------------------------
@@ -312,6 +239,13 @@ class TeamsBot:
         """POST /api/messages: 400 malformed, 401 unauthenticated, else the turn's result."""
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
+        header = request.headers.get("Authorization") or None
+        try:
+            # What no key can make valid is refused before the body is read or parsed.
+            precheck(header, self.app_id)
+        except Unauthorized as exc:
+            log.info("Teams request refused (401): %s", exc)
+            return web.json_response({"error": "unauthorized"}, status=401)
         raw = await request.read()
         try:
             body = json.loads(raw)
@@ -325,22 +259,18 @@ class TeamsBot:
             return web.json_response({"error": "malformed activity"}, status=400)
         if not activity.type or not isinstance(activity.type, str):
             return web.json_response({"error": "activity without a type"}, status=400)
-        header = request.headers.get("Authorization") or None
         try:
-            auth = await self.auth.authenticate_request(activity, header)  # type: ignore[arg-type]
-        except requests.RequestException as exc:
-            log.error("cannot fetch Bot Framework signing keys: %r", exc)
+            auth = await asyncio.wait_for(
+                self.auth.authenticate_request(activity, header),  # type: ignore[arg-type]
+                AUTH_DEADLINE,
+            )
+        except (KeysUnavailable, TimeoutError) as exc:
+            log.info("Teams request not validated: %s", exc or "no signing keys in time")
             return web.json_response({"error": "cannot validate tokens now"}, status=503)
-        except (PermissionError, jwt.PyJWTError, ValueError, KeyError, IndexError) as exc:
-            log.warning("rejected Teams request: %s", type(exc).__name__)
-            return web.json_response({"error": "unauthorized"}, status=401)
-        except (AttributeError, TypeError) as exc:
-            # botbuilder dereferences missing keys/claims of malformed tokens.
-            log.warning("rejected Teams request: %s", type(exc).__name__)
-            return web.json_response({"error": "unauthorized"}, status=401)
         except Exception as exc:
-            # botbuilder raises a bare Exception for e.g. a disallowed signing algorithm.
-            log.warning("rejected Teams request: %s", type(exc).__name__)
+            # Unauthorized (our checks), PermissionError, PyJWT errors, or the bare Exception,
+            # KeyError and AttributeError botbuilder raises for malformed or unknown tokens.
+            log.info("Teams request refused (401): %s", _reason(exc))
             return web.json_response({"error": "unauthorized"}, status=401)
         if not activity.service_url or not activity.conversation or not activity.conversation.id:
             return web.json_response(

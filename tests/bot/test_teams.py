@@ -271,8 +271,14 @@ async def test_malformed_requests(served: Running) -> None:
 
     async with http.post(url, data=chunks(), headers={"Content-Type": "application/json"}) as resp:
         assert resp.status == 413
+    # Unsigned: refused before the body is parsed. Signed: the body is malformed.
     async with http.post(
         url, data=b"{garbage", headers={"Content-Type": "application/json"}
+    ) as resp:
+        assert resp.status == 401
+    signed = {"Authorization": f"Bearer {served.stub.channel_token(served.service_url)}"}
+    async with http.post(
+        url, data=b"{garbage", headers={"Content-Type": "application/json", **signed}
     ) as resp:
         assert resp.status == 400
     for body in ([1, 2], {"type": 5}, {"text": "no type"}, {"type": "message", "from": "x"}):

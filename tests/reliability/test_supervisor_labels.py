@@ -172,3 +172,34 @@ async def test_only_supervisors_thumbs_are_labels_on_slack(served: Running) -> N
         await asyncio.sleep(0.05)
     assert [(r["user_id"], r["vote"], r["is_supervisor"]) for r in rows] == [(tech, 1, False)]
     assert judgments_from_feedback(rows) == []
+
+
+async def test_a_signed_vote_on_an_answer_pmark_never_showed_is_no_label(served: Running) -> None:
+    """Whoever holds the signing secret cannot store labels for made-up answers or cases."""
+    repo = served.app[FEEDBACK].repo
+    made_up = "ans-" + uuid.uuid4().hex
+    data = {"answer_id": made_up, "itemno": "N-NEVER-SHOWN", "vote": 1, "thread": "slack:C0X"}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": SUPERVISOR_SLACK},
+        "team": {"id": "T1"},
+        "container": {"type": "message", "channel_id": "C0FAKE", "message_ts": "1.2"},
+        "channel": {"id": "C0FAKE"},
+        "message": {"ts": "1.2"},
+        "trigger_id": "trig",
+        "actions": [
+            {
+                "action_id": "pmark_vote_up",
+                "block_id": "pmark_rec_1",
+                "value": json.dumps(data),
+                "type": "button",
+                "action_ts": "1",
+            }
+        ],
+    }
+    form = slack_action_body(payload)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **slack_headers(form)}
+    async with served.http.post(f"{served.base}/slack/actions", data=form, headers=headers) as r:
+        assert r.status == 200
+    await asyncio.sleep(2.0)  # the listener runs after the ack (a stored vote is in by then)
+    assert [r for r in repo.feedback() if r["answer_id"] == made_up] == []
