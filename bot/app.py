@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -227,3 +228,6 @@ def run(host: str | None = None, port: int | None = None) -> None:
         shutdown_timeout=settings.shutdown_timeout,
         print=None,
     )
+    # The process ends now: hide the heap from the collector's last passes at exit, which
+    # walked the whole model-laden heap for 5-10 s on a busy machine after a clean stop.
+    gc.freeze()

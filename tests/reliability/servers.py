@@ -493,8 +493,8 @@ class PmarkServe:
         """Only the PMARK_* part (to build a Settings for in-process imports)."""
         return {k: v for k, v in self.env().items() if k.startswith("PMARK_")}
 
-    async def start(self, timeout: float = 240.0) -> None:
-        """Start and wait until /readyz answers 200."""
+    async def start(self, timeout: float = 240.0, ready_path: str = "/readyz") -> None:
+        """Start and wait until `ready_path` answers 200 (/healthz: started, ready or not)."""
         import aiohttp
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -516,7 +516,7 @@ class PmarkServe:
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"pmark serve exited:\n{self.tail()}")
                 try:
-                    async with http.get(f"{self.base}/readyz") as resp:
+                    async with http.get(f"{self.base}{ready_path}") as resp:
                         if resp.status == 200:
                             return
                 except aiohttp.ClientError:
