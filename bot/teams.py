@@ -65,7 +65,7 @@ CHANNEL = "teams"
 SPOOL_KIND = "teams-message"
 TYPING_EVERY = 3.0
 MAX_TEXT = 4000
-AUTH_DEADLINE = 2.0  # a token is accepted or refused within this, key outage or not
+AUTH_DEADLINE = 1.5  # a token is accepted or refused within this, key outage or not
 
 # botbuilder builds new msrest clients for every activity (connector and user-token clients), and
 # each builds a retry policy with `[i for i in range(999) if i not in safe_codes]` over a 500-item
