@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter, Histogram
 
 log = logging.getLogger(__name__)
@@ -81,34 +83,22 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 class RateLimiter:
-    """At most `per_minute` messages per user in any sliding minute."""
+    """At most `per_minute` messages per user in any sliding minute.
 
-    def __init__(self, per_minute: int, window: float = 60.0, max_users: int = 100_000) -> None:
+    The `limits` library's moving window over in-memory storage (which forgets a user once the
+    window has passed, so memory follows the active users, not everyone ever seen).
+    """
+
+    def __init__(self, per_minute: int, window: int = 60) -> None:
         self.per_minute = per_minute
-        self.window = window
-        self.max_users = max_users
-        self._hits: dict[str, deque[float]] = {}
+        self._item = RateLimitItemPerSecond(max(per_minute, 1), window)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    def allow(self, key: str, now: float | None = None) -> bool:
+    def allow(self, key: str) -> bool:
         """Count a message; False when the user is over the limit."""
         if self.per_minute <= 0:
             return True
-        now = time.monotonic() if now is None else now
-        hits = self._hits.get(key)
-        if hits is None:
-            if len(self._hits) >= self.max_users:
-                self._sweep(now)
-            hits = self._hits[key] = deque()
-        while hits and now - hits[0] >= self.window:
-            hits.popleft()
-        if len(hits) >= self.per_minute:
-            return False
-        hits.append(now)
-        return True
-
-    def _sweep(self, now: float) -> None:
-        for key in [k for k, h in self._hits.items() if not h or now - h[-1] >= self.window]:
-            del self._hits[key]
+        return bool(self._limiter.hit(self._item, "pmark-user", key))
 
 
 def rate_limited_text(lang: str, per_minute: int) -> str:
