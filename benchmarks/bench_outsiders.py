@@ -17,6 +17,7 @@ import signal
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -45,7 +46,11 @@ def _ms(seconds: float) -> str:
 async def _message(
     http: aiohttp.ClientSession, base: str, stub: Stub, token: str
 ) -> tuple[int, float]:
-    body = json.dumps(teams_message(stub.base + "/", "2공장 펌프 누유")).encode()
+    conversation = f"19:{uuid.uuid4().hex}@thread.tacv2"
+    activity = teams_message(
+        stub.base + "/", "2공장 펌프 누유", conversation=conversation, chain=None
+    )
+    body = json.dumps(activity).encode()
     started = time.perf_counter()
     async with http.post(
         base + "/api/messages",

@@ -110,7 +110,7 @@ class _MetadataCache(dict[str, Any]):
         super().__init__()
         self.ring = ring
 
-    def get(self, url: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, url: str, default: Any = None) -> Any:
         found = super().get(url)
         if found is None:
             found = self[url] = _BotbuilderKeys(self.ring.keys_for(url))
@@ -186,13 +186,13 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
             keys.refresh()
 
     async def ready(self) -> bool:
-        """False while no keys can be had (and try again in the background)."""
+        """False until the signing keys are in (a fetch starts if none is due to fail)."""
         keys = self.keys
         if keys is None or keys.usable:
             return True
         if not keys.failing():
-            keys.refresh()
-        return not keys.unavailable
+            keys.refresh()  # in the background; a probe only asks
+        return False
 
     async def aclose(self) -> None:
         """Stop fetches in flight."""

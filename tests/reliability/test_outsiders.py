@@ -13,6 +13,7 @@ import json
 import signal
 import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.slow
 
 # "Answers at all": far above the 2 s key deadline, far below the 20 s+ hangs of the old code.
 ANSWERS = 10.0
+ACCEPTED = 120.0
 HEALTHZ_FACTOR = 30.0  # /healthz under attack vs its idle p95, same run
 RSS_GROWTH_KB = 24_000
 
@@ -57,17 +59,22 @@ class Outsider:
         return self.stub.base + "/"
 
     def message(self, token: str) -> tuple[bytes, dict[str, str]]:
-        body = json.dumps(teams_message(self.service_url, "2공장 펌프 누유 긴급")).encode()
+        # A conversation of its own each: no message waits for another's turn.
+        conversation = f"19:{uuid.uuid4().hex}@thread.tacv2"
+        activity = teams_message(
+            self.service_url, "2공장 펌프 누유 긴급", conversation=conversation, chain=None
+        )
+        body = json.dumps(activity).encode()
         return body, {"Content-Type": "application/json", "Authorization": "Bearer " + token}
 
-    async def post_message(self, token: str) -> tuple[int, float]:
+    async def post_message(self, token: str, timeout: float = ANSWERS) -> tuple[int, float]:
         body, headers = self.message(token)
         started = time.perf_counter()
         async with self.http.post(
             self.base + "/api/messages",
             data=body,
             headers=headers,
-            timeout=aiohttp.ClientTimeout(total=ANSWERS),
+            timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
             await resp.read()
             return resp.status, time.perf_counter() - started
@@ -165,12 +172,12 @@ async def test_keys_once_fetched_keep_validating_through_an_outage(outsider: Out
         assert time.monotonic() < deadline, outsider.serve.tail()
         await asyncio.sleep(0.5)
     token = outsider.stub.channel_token(outsider.service_url)
-    assert (await outsider.post_message(token))[0] == 200
+    # Accepted messages may wait on a turn of a busy machine: their time is not under test.
+    assert (await outsider.post_message(token, ACCEPTED))[0] == 200
     outsider.keys.mode = "blackhole"
     before = outsider.keys.connections["blackhole"]
-    assert (await outsider.post_message(outsider.stub.channel_token(outsider.service_url)))[
-        0
-    ] == 200
+    again = outsider.stub.channel_token(outsider.service_url)
+    assert (await outsider.post_message(again, ACCEPTED))[0] == 200
     unknown = outsider.stub.channel_token(outsider.service_url, kid="forged-key-id")
     assert (await outsider.post_message(unknown))[0] == 401
     assert outsider.keys.connections["blackhole"] == before
