@@ -25,7 +25,7 @@ FETCH_DEADLINE = 4.0  # the whole fetch (metadata, then keys), whatever the serv
 REFRESH_EVERY = 24 * 3600.0  # botbuilder's period
 UNKNOWN_KID_REFRESH = 300.0  # an unknown key id refetches at most this often
 RETRY_AFTER = 5.0  # a failed fetch is remembered this long
-WAIT = 1.0  # what a request waits for a fetch in flight (the 503 comes within 2 s, parsing included)
+WAIT = 1.0  # a request's wait for a fetch in flight (its 503 within 2 s, parsing included)
 MAX_KEYS_BYTES = 1_000_000
 
 
