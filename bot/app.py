@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from adapters import tracing
 from adapters.channels.botframework import BotFrameworkEndpoints
 from adapters.cmms.outbox import OutboxWorker
 from adapters.logging_redact import install_redaction
@@ -207,11 +208,15 @@ def run(host: str | None = None, port: int | None = None) -> None:
     host = host or settings.host
     port = port or settings.port
     log.info("PMark serving on http://%s:%d", host, port)
-    web.run_app(
-        build_app(settings),
-        host=host,
-        port=port,
-        access_log=None,
-        shutdown_timeout=10,
-        print=None,
-    )
+    tracing.configure(settings)
+    try:
+        web.run_app(
+            build_app(settings),
+            host=host,
+            port=port,
+            access_log=None,
+            shutdown_timeout=10,
+            print=None,
+        )
+    finally:
+        tracing.shutdown()  # sends the spans still buffered

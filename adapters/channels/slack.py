@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from adapters.channels.base import ChannelError, Outbound
+from adapters.tracing import traced_async
 
 
 class SlackChannel:
@@ -25,6 +26,7 @@ class SlackChannel:
         self._client = client or httpx.AsyncClient(timeout=15.0)
         self._own_client = client is None
 
+    @traced_async("pmark.post slack", **{"pmark.channel": "slack"})
     async def post(self, conversation_id: str, message: Outbound) -> str:
         """chat.postMessage; returns the message ts."""
         payload: dict[str, Any] = {"channel": conversation_id, "text": message.text}

@@ -10,6 +10,7 @@ import httpx
 
 from adapters.channels.base import ChannelError, Outbound
 from adapters.channels.botframework import BotTokenSource
+from adapters.tracing import traced_async
 
 ReferenceLookup = Callable[[str], "dict[str, Any] | None"]
 
@@ -34,6 +35,7 @@ class TeamsChannel:
         self._client = client or httpx.AsyncClient(timeout=15.0)
         self._own_client = client is None
 
+    @traced_async("pmark.post teams", **{"pmark.channel": "teams"})
     async def post(self, conversation_id: str, message: Outbound) -> str:
         """Send the message (Adaptive Card attachments when given) to the conversation."""
         reference = self._references(conversation_id)

@@ -108,7 +108,9 @@ class OpenAICompatibleLLM:
         self.breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, clock)
         # LRU with a time to live, on the client's clock; size 0 or ttl 0 turns it off.
         self._cache: TTLCache[str, Any] | None = (
-            TTLCache(cache_size, cache_ttl, timer=clock) if cache_ttl > 0 and cache_size > 0 else None
+            TTLCache(cache_size, cache_ttl, timer=clock)
+            if cache_ttl > 0 and cache_size > 0
+            else None
         )
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # "auto" starts with OpenAI's json_schema and switches to llama-cpp-python's
@@ -319,7 +321,7 @@ class OpenAICompatibleLLM:
 
     def _backoff(self, state: RetryCallState) -> float:
         """Exponential backoff with equal jitter, stretched to the server's Retry-After."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (state.attempt_number - 1))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (state.attempt_number - 1))
         delay = ceiling / 2 + random.uniform(0, ceiling / 2)
         failed = state.outcome.exception() if state.outcome is not None else None
         if isinstance(failed, _Retryable) and failed.delay is not None:
