@@ -153,9 +153,7 @@ def main() -> None:
     for name, before, after, number in rows:
         b, a = best(before, number, rounds), best(after, number, rounds)
         print(f"{name:48} {b:10.2f} {a:11.2f} {a / b:7.2f}")
-    print(
-        "For scale: a turn takes ~15-40 ms (README, bench_turn.py); an LLM call takes 0.1-8 s."
-    )
+    print("For scale: a turn takes ~15-40 ms (README, bench_turn.py); an LLM call takes 0.1-8 s.")
 
 
 if __name__ == "__main__":

@@ -184,11 +184,14 @@ async def test_the_container_answers_a_teams_message(
         assert _podman("exec", name, "id", "-u") == str(UID)
         ps = _podman("exec", name, "sh", "-c", "cat /proc/1/status | grep ^Uid")
         assert ps.split()[1] == str(UID)  # the server itself, not only a shell in it
-        assert subprocess.run(
-            ["podman", "healthcheck", "run", name],
-            env={**os.environ, "CONTAINERS_CONF": str(_cache_dir() / "containers.conf")},
-            capture_output=True,
-        ).returncode == 0
+        assert (
+            subprocess.run(
+                ["podman", "healthcheck", "run", name],
+                env={**os.environ, "CONTAINERS_CONF": str(_cache_dir() / "containers.conf")},
+                capture_output=True,
+            ).returncode
+            == 0
+        )
         logs = _podman("logs", name)
         assert "Traceback" not in logs, logs[-3000:]
     finally:
