@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from adapters.llm.base import CircuitOpen
 
+
 class CircuitBreaker:
     """Opens after `threshold` consecutive failures; after `cooldown` s lets one probe through.
 
