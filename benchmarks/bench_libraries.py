@@ -131,7 +131,7 @@ def main() -> None:
             20_000,
         ),
         (
-            "embedding cache, 40 lookups (a turn's texts)",
+            "embedding cache, 40 lookups (kept OrderedDict)",
             lambda: old_lru_round(old_cache, keys, vector, 4096),
             lambda: new_lru_round(new_cache, keys, vector, 4096),
             2_000,

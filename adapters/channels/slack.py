@@ -1,4 +1,8 @@
-"""Proactive posts to Slack with chat.postMessage."""
+"""Proactive posts to Slack with chat.postMessage.
+
+One httpx call, kept rather than slack_sdk's AsyncWebClient: callers (and their tests) hand in
+an httpx client (a transport of their own), which AsyncWebClient, on aiohttp, cannot take.
+"""
 
 from __future__ import annotations
 

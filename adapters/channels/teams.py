@@ -1,4 +1,9 @@
-"""Proactive posts to Teams through the Bot Connector REST API, from stored conversation refs."""
+"""Proactive posts to Teams through the Bot Connector REST API, from stored conversation refs.
+
+One REST call, kept rather than botbuilder's continue_conversation: that needs a whole
+BotFrameworkAdapter (credentials, its own HTTP client and token cache) where this takes the
+stored reference, a token source and an httpx client, as the channel contract's tests do.
+"""
 
 from __future__ import annotations
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-from cachetools import LRUCache
 
 Vectors = npt.NDArray[np.float32]
 
@@ -44,7 +44,10 @@ class CachedEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         self.maxsize = maxsize
-        self._cache: LRUCache[str, Vectors] = LRUCache(maxsize)
+        # An OrderedDict, not cachetools.LRUCache: this runs on every turn's texts, and
+        # cachetools' pure-Python bookkeeping measured 3-4x slower here
+        # (benchmarks/bench_libraries.py).
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -59,6 +62,7 @@ class CachedEmbedder:
                 if row is None:
                     missing.setdefault(text, []).append(i)
                 else:
+                    self._cache.move_to_end(text)
                     out[i] = row
                     self.hits += 1
         if missing:
@@ -69,6 +73,9 @@ class CachedEmbedder:
                     self.misses += len(rows)
                     # Copy: a row view would keep the whole batch array alive in the cache.
                     self._cache[text] = vector.copy()
+                    self._cache.move_to_end(text)
+                while len(self._cache) > self.maxsize:
+                    self._cache.popitem(last=False)
         return out
 
     def cache_size(self) -> int:
