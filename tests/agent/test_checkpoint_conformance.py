@@ -8,13 +8,11 @@ the SQLite saver.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
@@ -22,20 +20,14 @@ from langgraph.checkpoint.conformance import checkpointer_test, validate
 from adapters.settings import Settings
 from agent.checkpointer import open_checkpointer
 from agent.pgsaver import TurnScopedPostgresSaver, turn_connection
-from tests.conftest import service_url
+from tests.conftest import fresh_schema, service_url
 
 
 @pytest.fixture
 def checkpoint_schema_url() -> Iterator[str]:
     """The checkpoint database with a schema of its own (listing tests see every thread)."""
-    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
-    schema = f"conf_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    separator = "&" if "?" in url else "?"
-    yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    with fresh_schema(service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL"), "conf") as url:
+        yield url
 
 
 def _assert_conforms(report: Any, tests: int) -> None:

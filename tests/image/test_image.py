@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import psycopg
 import pytest
 
 from tests.bot.support import APP_ID, APP_PASSWORD, ISSUER, Stub, teams_message, write_plant
-from tests.conftest import REPO, service_url
+from tests.conftest import REPO, fresh_schema, service_url
 
 pytestmark = pytest.mark.image
 UID = 10001
@@ -124,16 +123,8 @@ def test_models_load_with_no_network(image: Built) -> None:
 @pytest.fixture
 def app_schema_url() -> Iterator[str]:
     """A fresh schema in the suite's PostgreSQL for the container's application database."""
-    url = service_url("PMARK_TEST_POSTGRES_URL", "PostgreSQL")
-    schema = f"img_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    sep = "&" if "?" in url else "?"
-    yield url.replace("postgresql://", "postgresql+psycopg://", 1) + (
-        f"{sep}options=-csearch_path%3D{schema}"
-    )
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    with fresh_schema(service_url("PMARK_TEST_POSTGRES_URL", "PostgreSQL"), "img") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture
