@@ -123,6 +123,7 @@ async def test_a_teams_turn_is_one_trace(served: Running, spans: InMemorySpanExp
     assert not [s for s in inside if s.name.startswith("pmark.llm")]
 
 
+@pytest.mark.llm
 async def test_llm_calls_are_spans_of_the_node_that_made_them(
     served_llm: Running, spans: InMemorySpanExporter
 ) -> None:
