@@ -178,6 +178,25 @@ class Settings(BaseSettings):
         description="SAP catalog code group holding PMark's failure-mode codes as damage codes "
         "and its equipment codes as object-part codes.",
     )
+    otel_enabled: bool = Field(
+        False,
+        description="Record OpenTelemetry traces: a span per turn with its graph nodes, search, "
+        "LLM calls and channel posts (docs/tracing.md).",
+    )
+    otel_exporter: str = Field(
+        "otlp",
+        description="'otlp' (OTLP/HTTP to a collector or Azure Monitor's OTLP endpoint) or "
+        "'azure_monitor' (azure-monitor-opentelemetry-exporter; "
+        "APPLICATIONINSIGHTS_CONNECTION_STRING).",
+    )
+    otel_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces; unset = the "
+        "standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT.",
+    )
+    otel_service_name: str = Field(
+        "pmark", description="service.name of the spans (OTEL_SERVICE_NAME wins when set)."
+    )
 
     def sqlalchemy_url(self) -> str:
         """The application database URL, defaulting to SQLite in the data dir."""

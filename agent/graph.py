@@ -13,6 +13,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Checkpointer
 
+from adapters.tracing import record_error, span
 from agent.deps import AgentDeps
 from agent.metrics import NODE_ERRORS, NODE_SECONDS, WATCH
 from agent.nodes.clarify import clarify, needs_clarification
@@ -39,17 +40,19 @@ def _timed(
 
     async def run(state: TurnState) -> dict[str, Any]:
         started = time.perf_counter()
-        try:
-            out = fn(state, deps) if wants_deps else fn(state)
-            if inspect.isawaitable(out):
-                out = await out
-            update: dict[str, Any] = dict(out)
-        except GraphBubbleUp:
-            raise  # interrupts travel up to the runner
-        except Exception as exc:
-            NODE_ERRORS.labels(name).inc()
-            log.exception("node %s failed (turn %s)", name, state.get("turn_id"))
-            update = {"errors": [f"{name}: {type(exc).__name__}"]}
+        with span(f"pmark.node {name}", **{"pmark.node": name}):
+            try:
+                out = fn(state, deps) if wants_deps else fn(state)
+                if inspect.isawaitable(out):
+                    out = await out
+                update: dict[str, Any] = dict(out)
+            except GraphBubbleUp:
+                raise  # interrupts travel up to the runner
+            except Exception as exc:
+                NODE_ERRORS.labels(name).inc()
+                record_error(exc)
+                log.exception("node %s failed (turn %s)", name, state.get("turn_id"))
+                update = {"errors": [f"{name}: {type(exc).__name__}"]}
         elapsed = time.perf_counter() - started
         NODE_SECONDS.labels(name).observe(elapsed)
         WATCH.observe(name, elapsed)

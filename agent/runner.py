@@ -12,6 +12,7 @@ from typing import Any
 from langgraph.types import Command
 
 from adapters.sql.repository import Repository, utcnow
+from adapters.tracing import turn_span
 from agent.answer import change_views, notification_view
 from agent.checkpointer import Checkpointing
 from agent.deps import AgentDeps
@@ -91,7 +92,8 @@ class Agent:
             if handled is not None:
                 handled["thread"] = thread_id
                 return handled
-        result = await self._attempts(thread_id, text, user_id, turn_id)
+        with turn_span(turn_id, **{"pmark.thread_id": thread_id}):
+            result = await self._attempts(thread_id, text, user_id, turn_id)
         response = self._response(result, turn_id)
         response["thread"] = thread_id
         if self.lifecycle is not None:

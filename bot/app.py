@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from adapters import tracing
 from adapters.channels.botframework import BotFrameworkEndpoints
 from adapters.cmms.outbox import OutboxWorker
 from adapters.logging_redact import install_redaction
@@ -217,17 +218,21 @@ def run(host: str | None = None, port: int | None = None) -> None:
     host = host or settings.host
     port = port or settings.port
     log.info("PMark serving on http://%s:%d", host, port)
-    web.run_app(
-        build_app(settings),
-        host=host,
-        port=port,
-        access_log=None,
-        # Also the deadline for a complete request head on a new connection (aiohttp arms the
-        # keep-alive timer when a connection opens): a slowloris client is dropped after it.
-        keepalive_timeout=settings.header_timeout,
-        shutdown_timeout=settings.shutdown_timeout,
-        print=None,
-    )
+    tracing.configure(settings)
+    try:
+        web.run_app(
+            build_app(settings),
+            host=host,
+            port=port,
+            access_log=None,
+            # Also the deadline for a complete request head on a new connection (aiohttp arms the
+            # keep-alive timer when a connection opens): a slowloris client is dropped after it.
+            keepalive_timeout=settings.header_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+            print=None,
+        )
+    finally:
+        tracing.shutdown()  # sends the spans still buffered
     # The process ends now: hide the heap from the collector's last passes at exit, which
     # walked the whole model-laden heap for 5-10 s on a busy machine after a clean stop.
     gc.freeze()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from cachetools import LRUCache
 
 from adapters.domain import Notification
 from adapters.sql.repository import FeedbackRecord, Repository
@@ -26,18 +27,6 @@ WHOLE_ANSWER = "*"
 MAX_ID = 128
 SPOOL_KIND = "feedback"
 UNAVAILABLE = "database unavailable"
-
-
-class _Lru(OrderedDict[str, Any]):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def put(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
 
 
 @dataclass
@@ -76,10 +65,10 @@ class FeedbackService:
         self.supervisors = frozenset(supervisors)
         self._state = state
         self._index = index
-        self._answers = _Lru(cache_size)
-        self._votes = _Lru(cache_size)
-        self._filed = _Lru(cache_size)
-        self._messages = _Lru(cache_size)
+        self._answers: LRUCache[str, Any] = LRUCache(cache_size)
+        self._votes: LRUCache[str, Any] = LRUCache(cache_size)
+        self._filed: LRUCache[str, Any] = LRUCache(cache_size)
+        self._messages: LRUCache[str, Any] = LRUCache(cache_size)
         self._file_lock = asyncio.Lock()
         self.cards = CardTracker(cache_size)
 
@@ -90,9 +79,9 @@ class FeedbackService:
         answer_id = str(response.get("answer_id") or "")
         if not answer_id:
             return
-        self._answers.put(answer_id, _pack(response))
+        self._answers[answer_id] = _pack(response)
         if message_id:
-            self._messages.put(message_id, answer_id)
+            self._messages[message_id] = answer_id
 
     def filed(self, answer_id: str) -> str | None:
         """The number an answer's draft was filed as (as far as this process saw)."""
@@ -130,7 +119,7 @@ class FeedbackService:
         last = values.get("last_answer") or {}
         if str(last.get("answer_id", "")) == answer_id:
             response = {**last, "thread": thread}
-            self._answers.put(answer_id, _pack(response))
+            self._answers[answer_id] = _pack(response)
             return response
         return None
 
@@ -188,7 +177,7 @@ class FeedbackService:
         key = f"{answer_id}\x00{user_id}"
         votes = dict(self._votes.get(key) or {})
         votes[itemno] = vote
-        self._votes.put(key, votes)
+        self._votes[key] = votes
         return VoteResult(stored, response, votes, self._filed.get(answer_id), queued=queued)
 
     async def answer_feedback(
@@ -287,9 +276,9 @@ class FeedbackService:
                 return VoteResult(False, response, votes, None, UNAVAILABLE)
             if outcome.number is None:
                 warned = {**response, "duplicates": [d.as_dict() for d in outcome.duplicates]}
-                self._answers.put(answer_id, _pack(warned))
+                self._answers[answer_id] = _pack(warned)
                 return VoteResult(False, warned, votes, None)
-            self._filed.put(answer_id, outcome.number)
+            self._filed[answer_id] = outcome.number
         return VoteResult(not outcome.already, response, votes, outcome.number)
 
     async def add_to(self, channel: str, user_id: str, data: Mapping[str, Any]) -> VoteResult:
@@ -311,7 +300,7 @@ class FeedbackService:
         if record is None:
             return VoteResult(False, response, votes, None, "not open")
         added = {**response, "added": record.itemno, "duplicates": []}
-        self._answers.put(answer_id, _pack(added))
+        self._answers[answer_id] = _pack(added)
         return VoteResult(True, added, votes, added=record.itemno)
 
 

@@ -82,6 +82,12 @@ class Background:
         if self.started:
             self._periodic.append(asyncio.get_running_loop().create_task(self._loop(job)))
 
+    # Not APScheduler's interval trigger (evaluation/scheduler.py uses APScheduler for the cron
+    # jobs): these ticks run 2-4 times a second and must wait `seconds` after a run ends (a
+    # database probe can take the whole connect timeout). APScheduler 3 runs intervals at a
+    # fixed rate and, with max_instances=1, logs a warning for every overlapping run it skips,
+    # several a second during an outage; and it logs a failed run as an error, where an outage
+    # here is a warning. This loop is the shorter code for that.
     async def _loop(self, job: PeriodicJob) -> None:
         await asyncio.sleep(job.seconds if job.first_delay is None else job.first_delay)
         while True:

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
+from adapters.tracing import in_turn_span, span
 from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
@@ -300,7 +301,11 @@ class SlackBot:
         thread = thread_id_for(CHANNEL, channel, thread_ts or None)
         turn_id = turn_id or uuid.uuid4().hex
         self.background.spawn(
-            self._answer(channel, thread_ts, thread, user, text, turn_id, key),
+            in_turn_span(
+                self._answer(channel, thread_ts, thread, user, text, turn_id, key),
+                turn_id,
+                **{"pmark.channel": CHANNEL, "pmark.thread_id": thread},
+            ),
             name=f"slack-turn-{turn_id}",
         )
 
@@ -372,9 +377,10 @@ class SlackBot:
     ) -> str:
         """Post a message; its ts ('' when Slack did not take it)."""
         try:
-            posted = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts or None, text=text, blocks=blocks
-            )
+            with span(f"pmark.post {CHANNEL}", **{"pmark.channel": CHANNEL}):
+                posted = await self.client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts or None, text=text, blocks=blocks
+                )
             return _ts(posted)
         except Exception:
             HANDLER_ERRORS.labels(CHANNEL).inc()

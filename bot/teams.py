@@ -32,6 +32,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 from adapters.channels.botframework import BotFrameworkEndpoints, BotTokenSource
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
+from adapters.tracing import in_turn_span, span
 from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
@@ -424,7 +425,11 @@ class TeamsBot:
             except Exception:
                 log.warning("could not send the typing indicator", exc_info=True)
         self.background.spawn(
-            self._answer(reference, thread, text, user, turn_id, key),
+            in_turn_span(
+                self._answer(reference, thread, text, user, turn_id, key),
+                turn_id,
+                **{"pmark.channel": CHANNEL, "pmark.thread_id": thread},
+            ),
             name=f"teams-turn-{turn_id}",
         )
 
@@ -565,7 +570,8 @@ class TeamsBot:
         """Send a response's card; the card it supersedes is closed in place (no stale button
         acts on it)."""
         reply = self._reply(response, reference)
-        sent = await context.adapter.send_activities(context, [reply])
+        with span(f"pmark.post {CHANNEL}", **{"pmark.channel": CHANNEL}):
+            sent = await context.adapter.send_activities(context, [reply])
         message_id = sent[0].id if sent and sent[0] else None
         self.feedback.remember(response, message_id)
         previous = self.feedback.cards.sent(

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 TURN_NODE = "turn"
 SEARCH_NODE = "retrieve"
 DEFAULT_THRESHOLD = 1.5
@@ -20,16 +22,13 @@ DEFAULT_THRESHOLDS: Mapping[str, float] = {TURN_NODE: 2.0, SEARCH_NODE: 1.8}
 
 
 def percentile(samples: Iterable[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between ranks (numpy's default)."""
-    values = sorted(samples)
+    """The q-th percentile (0..100) with linear interpolation between ranks (numpy's)."""
+    values = list(samples)
     if not values:
         raise ValueError("percentile of no samples")
     if not 0.0 <= q <= 100.0:
         raise ValueError(f"q must be in [0, 100], got {q}")
-    pos = (len(values) - 1) * q / 100.0
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+    return float(np.percentile(values, q))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ for tool in scripts/install_manifest_tools.sh scripts/install_card_tools.sh; do
   [ -x "$tool" ] && "$tool" >/dev/null
 done
 export PMARK_REQUIRE_SERVICES=1
+# tests/image builds the container image (scripts/build_image.sh) and runs it against PostgreSQL.
+export PMARK_TEST_IMAGE=${PMARK_TEST_IMAGE:-1}
 
 .venv/bin/ruff check .
 .venv/bin/mypy --strict agent adapters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,19 +33,28 @@ def postgres_url() -> str:
     return service_url("PMARK_TEST_POSTGRES_URL", "PostgreSQL")
 
 
+@contextmanager
+def fresh_schema(url: str, prefix: str = "t") -> Iterator[str]:
+    """A new schema in the PostgreSQL database at libpq `url`, dropped afterwards; yields `url`
+    with that schema as its search_path."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'drop schema "{schema}" cascade')
+
+
 @pytest.fixture
 def pg_sqlalchemy_url(postgres_url: str) -> Iterator[str]:
     """A fresh schema in the test PostgreSQL database, as a SQLAlchemy URL, dropped afterwards."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    sep = "&" if "?" in postgres_url else "?"
-    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f'drop schema "{schema}" cascade')
+    with fresh_schema(postgres_url) as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture

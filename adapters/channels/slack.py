@@ -1,4 +1,8 @@
-"""Proactive posts to Slack with chat.postMessage."""
+"""Proactive posts to Slack with chat.postMessage.
+
+One httpx call, kept rather than slack_sdk's AsyncWebClient: callers (and their tests) hand in
+an httpx client (a transport of their own), which AsyncWebClient, on aiohttp, cannot take.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 import httpx
 
 from adapters.channels.base import ChannelError, Outbound
+from adapters.tracing import traced_async
 
 
 class SlackChannel:
@@ -25,6 +30,7 @@ class SlackChannel:
         self._client = client or httpx.AsyncClient(timeout=15.0)
         self._own_client = client is None
 
+    @traced_async("pmark.post slack", **{"pmark.channel": "slack"})
     async def post(self, conversation_id: str, message: Outbound) -> str:
         """chat.postMessage; returns the message ts."""
         payload: dict[str, Any] = {"channel": conversation_id, "text": message.text}

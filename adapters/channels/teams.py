@@ -1,4 +1,9 @@
-"""Proactive posts to Teams through the Bot Connector REST API, from stored conversation refs."""
+"""Proactive posts to Teams through the Bot Connector REST API, from stored conversation refs.
+
+One REST call, kept rather than botbuilder's continue_conversation: that needs a whole
+BotFrameworkAdapter (credentials, its own HTTP client and token cache) where this takes the
+stored reference, a token source and an httpx client, as the channel contract's tests do.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import httpx
 
 from adapters.channels.base import ChannelError, Outbound
 from adapters.channels.botframework import BotTokenSource
+from adapters.tracing import traced_async
 
 ReferenceLookup = Callable[[str], "dict[str, Any] | None"]
 
@@ -34,6 +40,7 @@ class TeamsChannel:
         self._client = client or httpx.AsyncClient(timeout=15.0)
         self._own_client = client is None
 
+    @traced_async("pmark.post teams", **{"pmark.channel": "teams"})
     async def post(self, conversation_id: str, message: Outbound) -> str:
         """Send the message (Adaptive Card attachments when given) to the conversation."""
         reference = self._references(conversation_id)

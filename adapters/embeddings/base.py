@@ -44,6 +44,9 @@ class CachedEmbedder:
         self.name = inner.name
         self.dim = inner.dim
         self.maxsize = maxsize
+        # An OrderedDict, not cachetools.LRUCache: this runs on every turn's texts, and
+        # cachetools' pure-Python bookkeeping measured 3-4x slower here
+        # (benchmarks/bench_libraries.py).
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0

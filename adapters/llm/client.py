@@ -20,6 +20,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 import httpx
+from cachetools import TTLCache
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 
 from adapters.llm.base import (
     LLMBadResponse,
@@ -28,8 +35,9 @@ from adapters.llm.base import (
     LLMTimeout,
     LLMUnavailable,
 )
-from adapters.llm.resilience import CircuitBreaker, TTLCache
+from adapters.llm.resilience import CircuitBreaker
 from adapters.llm.schema import schema_errors
+from adapters.tracing import span
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +105,12 @@ class OpenAICompatibleLLM:
         self.backoff_max = backoff_max
         self.extra_body = dict(extra_body or {})
         self.breaker = CircuitBreaker(breaker_threshold, breaker_cooldown, clock)
-        self._cache: TTLCache[Any] = TTLCache(cache_ttl, cache_size, clock)
+        # LRU with a time to live, on the client's clock; size 0 or ttl 0 turns it off.
+        self._cache: TTLCache[str, Any] | None = (
+            TTLCache(cache_size, cache_ttl, timer=clock)
+            if cache_ttl > 0 and cache_size > 0
+            else None
+        )
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # "auto" starts with OpenAI's json_schema and switches to llama-cpp-python's
         # {"type": "json_object", "schema": ...} if the server rejects the former.
@@ -136,7 +149,8 @@ class OpenAICompatibleLLM:
         async def run() -> dict[str, Any]:
             return await self._json_completion(payload, schema)
 
-        result: dict[str, Any] = await self._shared(key, run)
+        with span("pmark.llm chat_json", **self._span_attributes()):
+            result: dict[str, Any] = await self._shared(key, run)
         return copy.deepcopy(result)
 
     async def chat_text(
@@ -155,7 +169,8 @@ class OpenAICompatibleLLM:
             content, _ = _content(body)
             return _THINK.sub("", content).strip()
 
-        result: str = await self._shared(key, run)
+        with span("pmark.llm chat_text", **self._span_attributes()):
+            result: str = await self._shared(key, run)
         return result
 
     async def health(self) -> bool:
@@ -184,6 +199,15 @@ class OpenAICompatibleLLM:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def _span_attributes(self) -> dict[str, Any]:
+        # OpenTelemetry's GenAI semantic conventions, so trace viewers label the call.
+        return {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": self.model,
+            "server.address": self.base_url,
+        }
+
     def _payload(
         self, messages: list[dict[str, str]], max_tokens: int, temperature: float
     ) -> dict[str, Any]:
@@ -198,7 +222,7 @@ class OpenAICompatibleLLM:
 
     async def _shared(self, key: str, run: Callable[[], Awaitable[T]]) -> T:
         """Cached value, or join an identical call in flight, or start one (breaker permitting)."""
-        cached = self._cache.get(key)
+        cached = self._cache.get(key) if self._cache is not None else None
         if cached is not None:
             return copy.deepcopy(cached)  # type: ignore[no-any-return]
         future = self._inflight.get(key)
@@ -244,7 +268,8 @@ class OpenAICompatibleLLM:
             self.breaker.record_failure()
             raise LLMUnavailable(f"LLM call failed: {exc!r}") from exc
         self.breaker.record_success()
-        self._cache.put(key, result)
+        if self._cache is not None:
+            self._cache[key] = result
         return result
 
     async def _json_completion(
@@ -277,20 +302,30 @@ class OpenAICompatibleLLM:
 
     async def _post_chat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST chat/completions with bounded retries; returns the decoded body."""
-        attempt = 0
-        while True:
-            try:
-                return await self._post_once(payload)
-            except _Retryable as exc:
-                if attempt >= self.max_retries:
-                    raise LLMUnavailable(f"{exc} (after {attempt + 1} attempts)") from exc
-                ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
-                delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-                if exc.delay is not None:
-                    delay = min(max(delay, exc.delay), self.backoff_max)
-                log.debug("LLM attempt %d failed (%s); retrying in %.2fs", attempt + 1, exc, delay)
-                attempt += 1
-                await asyncio.sleep(delay)
+        attempts = self.max_retries + 1
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(_Retryable),
+            stop=stop_after_attempt(attempts),
+            wait=self._backoff,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._post_once(payload)
+        except _Retryable as exc:
+            raise LLMUnavailable(f"{exc} (after {attempts} attempts)") from exc
+        raise AssertionError("unreachable")
+
+    def _backoff(self, state: RetryCallState) -> float:
+        """Exponential backoff with equal jitter, stretched to the server's Retry-After."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (state.attempt_number - 1))
+        delay = ceiling / 2 + random.uniform(0, ceiling / 2)
+        failed = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(failed, _Retryable) and failed.delay is not None:
+            delay = min(max(delay, failed.delay), self.backoff_max)
+        return delay
 
     async def _post_once(self, payload: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -321,6 +356,12 @@ class OpenAICompatibleLLM:
         if not isinstance(body, dict):
             raise LLMBadResponse("LLM answer is not a JSON object")
         return body
+
+
+def _log_retry(state: RetryCallState) -> None:
+    failed = state.outcome.exception() if state.outcome is not None else None
+    wait = state.next_action.sleep if state.next_action is not None else 0.0
+    log.debug("LLM attempt %d failed (%s); retrying in %.2fs", state.attempt_number, failed, wait)
 
 
 def _request_key(

@@ -1,15 +1,16 @@
-"""Circuit breaker and TTL cache used by the LLM client; single event loop, no locks needed."""
+"""The LLM client's circuit breaker; single event loop, no locks needed.
+
+Kept rather than pybreaker/aiobreaker: both read the wall clock (datetime.now) with no way to
+pass ours, so a cooldown cannot be tested without sleeping through it, and neither hands the
+half-open probe back when the call is cancelled (release_probe) instead of failing.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from adapters.llm.base import CircuitOpen
-
-V = TypeVar("V")
 
 
 class CircuitBreaker:
@@ -68,39 +69,3 @@ class CircuitBreaker:
     def release_probe(self) -> None:
         """A probe ended without telling anything about the server (e.g. cancelled)."""
         self._probing = False
-
-
-class TTLCache(Generic[V]):
-    """LRU map whose entries expire `ttl` seconds after being stored."""
-
-    def __init__(
-        self, ttl: float, maxsize: int = 1024, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self._clock = clock
-        self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: str) -> V | None:
-        """The live value for `key`, or None."""
-        item = self._data.get(key)
-        if item is None:
-            return None
-        expires, value = item
-        if self._clock() >= expires:
-            del self._data[key]
-            return None
-        self._data.move_to_end(key)
-        return value
-
-    def put(self, key: str, value: V) -> None:
-        """Store `value`, evicting the least recently used entry when full."""
-        if self.ttl <= 0 or self.maxsize <= 0:
-            return
-        self._data[key] = (self._clock() + self.ttl, value)
-        self._data.move_to_end(key)
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)

@@ -1,85 +1,48 @@
-"""A small JSON Schema checker for the subset PMark sends to LLM servers.
-
-Covers `type` (string or list), `enum`, `const`, `properties`, `required`, `additionalProperties`
-(boolean), `items`, `minimum`/`maximum`, `minLength`/`maxLength`, `anyOf`. Unknown keywords are
-ignored, as JSON Schema says. Enough to check a guided-decoding answer without
-a jsonschema dependency.
-"""
+"""Checking an LLM's JSON answer against the schema it was asked to follow (jsonschema,
+Draft 2020-12), with short messages naming the path and what was wrong."""
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "null": (type(None),),
-}
+from jsonschema import Draft202012Validator, ValidationError
 
 
-def _is_type(value: Any, name: str) -> bool:
-    # bool is an int subclass in Python but not a number in JSON.
-    if name in ("number", "integer") and isinstance(value, bool):
-        return False
-    if name == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES.get(name, (object,)))
-
-
-def _equal(a: Any, b: Any) -> bool:
-    # 1 == True in Python; JSON keeps them apart.
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return bool(a == b)
+@lru_cache(maxsize=64)
+def _validator(schema_json: str) -> Draft202012Validator:
+    # A handful of distinct schemas per process: build each validator once.
+    return Draft202012Validator(json.loads(schema_json))
 
 
 def schema_errors(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
     """Every way `value` breaks `schema`, as readable messages; empty when it conforms."""
-    errors: list[str] = []
-    if "anyOf" in schema:
-        options = schema["anyOf"]
-        if not any(not schema_errors(value, option, path) for option in options):
-            errors.append(f"{path}: matches none of anyOf")
-    expected = schema.get("type")
-    if expected is not None:
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    # dict.fromkeys: one message for all the required keys missing from an object.
+    return list(dict.fromkeys(_message(error, path) for error in validator.iter_errors(value)))
+
+
+def _message(error: ValidationError, root: str) -> str:
+    path = root + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path)
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
-        if not any(_is_type(value, name) for name in names):
-            return [*errors, f"{path}: expected {'|'.join(names)}, got {type(value).__name__}"]
-    if "enum" in schema and not any(_equal(value, option) for option in schema["enum"]):
-        errors.append(f"{path}: {value!r} not in enum")
-    if "const" in schema and not _equal(value, schema["const"]):
-        errors.append(f"{path}: {value!r} is not {schema['const']!r}")
-    if isinstance(value, dict):
-        errors.extend(_object_errors(value, schema, path))
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            errors.extend(schema_errors(item, schema["items"], f"{path}[{index}]"))
-    elif isinstance(value, str):
-        if len(value) < schema.get("minLength", 0):
-            errors.append(f"{path}: shorter than {schema['minLength']}")
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path}: longer than {schema['maxLength']}")
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            errors.append(f"{path}: {value} < {schema['minimum']}")
-        if "maximum" in schema and value > schema["maximum"]:
-            errors.append(f"{path}: {value} > {schema['maximum']}")
-    return errors
-
-
-def _object_errors(value: dict[str, Any], schema: dict[str, Any], path: str) -> list[str]:
-    errors: list[str] = []
-    properties: dict[str, Any] = schema.get("properties", {})
-    for key in schema.get("required", []):
-        if key not in value:
-            errors.append(f"{path}: missing required {key!r}")
-    for key, item in value.items():
-        if key in properties:
-            errors.extend(schema_errors(item, properties[key], f"{path}.{key}"))
-        elif schema.get("additionalProperties") is False:
-            errors.append(f"{path}: unexpected property {key!r}")
-    return errors
+        return f"{path}: expected {'|'.join(names)}, got {type(value).__name__}"
+    if kind == "required":
+        missing = [key for key in expected if key not in value]
+        return f"{path}: missing required {', '.join(map(repr, missing))}"
+    if kind == "additionalProperties":
+        known = error.schema.get("properties", {})
+        extra = [key for key in value if key not in known]
+        return f"{path}: unexpected property {', '.join(map(repr, extra))}"
+    simple = {
+        "enum": f"{value!r} not in enum",
+        "const": f"{value!r} is not {expected!r}",
+        "minimum": f"{value} < {expected}",
+        "maximum": f"{value} > {expected}",
+        "minLength": f"shorter than {expected}",
+        "maxLength": f"longer than {expected}",
+        "anyOf": "matches none of anyOf",
+    }
+    return f"{path}: {simple.get(str(kind), error.message)}"

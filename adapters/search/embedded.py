@@ -37,6 +37,7 @@ from adapters.search.base import (
 )
 from adapters.search.sketch import MIN_ROWS, SignSketches, shortlist_size
 from adapters.text.tokenizer import Tokenizer
+from adapters.tracing import traced
 
 CODE_FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
 _NO_DATE = np.iinfo(np.int64).min
@@ -445,6 +446,7 @@ class EmbeddedIndex:
         best = _top(sims, k, positive_only=False)
         return {int(allowed[i]): s for i, s in best.items()}
 
+    @traced("pmark.search embedded", **{"pmark.search.backend": "embedded"})
     def query(
         self,
         text: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -247,7 +248,9 @@ class FallbackIndex:
             return primary.query(text, vector, alpha, filters, limit)
         queries = self._pool()
         started = time.monotonic()
-        future = queries.submit(primary.query, text, vector, alpha, filters, limit)
+        # In this task's context, so the query's trace span joins the turn's trace.
+        context = contextvars.copy_context()
+        future = queries.submit(context.run, primary.query, text, vector, alpha, filters, limit)
         try:
             return future.result(timeout=min(HEDGE_AFTER_S, self.query_timeout))
         except FutureTimeout:

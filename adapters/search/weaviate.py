@@ -38,6 +38,7 @@ from adapters.search.base import (
 from adapters.search.embedded import BM25_B, BM25_K1, CODE_FIELDS, to_utc
 from adapters.settings import Settings
 from adapters.text.tokenizer import Tokenizer
+from adapters.tracing import traced
 
 TOKENIZATIONS = ("kiwi", "kagome_kr")
 INSERT_CHUNK = 500
@@ -292,6 +293,7 @@ class WeaviateIndex:
         """Delete the whole collection (tests and re-imports)."""
         self._client.collections.delete(self.name)
 
+    @traced("pmark.search weaviate", **{"pmark.search.backend": "weaviate"})
     def query(
         self,
         text: str,

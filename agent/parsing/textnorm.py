@@ -77,23 +77,14 @@ def stem_en(word: str) -> str:
     return word.rstrip("e") if len(word) > 4 else word
 
 
-_JAMO_L = [chr(c) for c in range(0x1100, 0x1113)]
-_JAMO_V = [chr(c) for c in range(0x1161, 0x1176)]
-_JAMO_T = [""] + [chr(c) for c in range(0x11A8, 0x11C3)]
-
-
 def jamo(text: str) -> str:
-    """Hangul decomposed into jamo: one wrong vowel costs one letter, not a syllable."""
-    out: list[str] = []
-    for ch in text:
-        code = ord(ch) - 0xAC00
-        if 0 <= code < 11172:
-            out.append(_JAMO_L[code // 588])
-            out.append(_JAMO_V[(code % 588) // 28])
-            out.append(_JAMO_T[code % 28])
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Hangul decomposed into jamo: one wrong vowel costs one letter, not a syllable.
+
+    Unicode's canonical decomposition of a Hangul syllable is its conjoining jamo (L, V, T);
+    the matcher calls this on tokens (Hangul syllables and ASCII), which NFD leaves otherwise
+    alone.
+    """
+    return unicodedata.normalize("NFD", text)
 
 
 TOKEN = re.compile(r"[a-z0-9]+(?:[/&.][a-z0-9]+)*|[\uac00-\ud7a3]+")
