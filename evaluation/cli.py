@@ -21,19 +21,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from evaluation.configs import EvaluationError, config_task
 from evaluation.datasets import DEFAULT_PARSE_GOLD, DEFAULT_RETRIEVAL_GOLD, GoldFormatError
-from evaluation.runner import (
-    EvaluationError,
-    Evaluator,
-    ProgressFn,
-    RunResult,
-    build_digest,
-    config_task,
-    digest_payload,
-    digest_targets,
-    live_node_latency,
-    send_digest,
-)
+from evaluation.digest_delivery import build_digest, digest_payload, digest_targets, send_digest
+from evaluation.quantiles import live_node_latency
+from evaluation.runner import Evaluator
+from evaluation.runs import RunResult
+from evaluation.workers import ProgressFn
 
 if TYPE_CHECKING:
     from agent.context import PMark

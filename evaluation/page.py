@@ -22,13 +22,8 @@ from aiohttp import web
 from adapters.sql.repository import utcnow
 from evaluation.metrics import PARSE_FIELDS
 from evaluation.perf import threshold_for
-from evaluation.runner import (
-    full_runs,
-    live_node_latency,
-    run_details,
-    run_summaries,
-    worst_queries,
-)
+from evaluation.quantiles import live_node_latency
+from evaluation.runs import full_runs, run_details, run_summaries, worst_queries
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
