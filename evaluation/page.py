@@ -1,4 +1,5 @@
-"""The /eval page: runs over time as inline SVG charts, worst queries, feedback, latency.
+"""The /eval page: runs over time as inline SVG charts, worst queries, feedback, latency, and the
+latest embedding-model comparison side by side.
 
 `render_eval_page` is pure (data in, HTML out; no scripts, no external resources): it turns
 `PageData` into a view model that the Jinja2 template evaluation/templates/eval.html renders with
@@ -22,6 +23,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from adapters.sql.repository import utcnow
+from evaluation.embedding_view import embedding_section, latest_embedding_run
 from evaluation.metrics import PARSE_FIELDS
 from evaluation.perf import threshold_for
 from evaluation.quantiles import live_node_latency
@@ -57,6 +59,7 @@ class PageData:
     failed: Sequence[Mapping[str, Any]] = ()
     comparisons: Sequence[Mapping[str, Any]] = ()
     generated_at: str = ""
+    embeddings: Mapping[str, Any] | None = None  # the latest successful embeddings run
 
 
 @cache
@@ -194,7 +197,7 @@ def render_eval_page(data: PageData) -> str:
         "eval_latency_chart": None,
         "node_bars": None,
         "node_rows": [],
-        "embeddings": None,
+        "embeddings": embedding_section(data.embeddings) if data.embeddings else None,
         "comparisons": _comparison_rows(data.comparisons),
         "failed": [
             [f"#{f.get('id')}", _label(f), str(f.get("error", ""))[:300]] for f in data.failed
@@ -286,6 +289,7 @@ def load_page_data(ctx: PMark, limit: int = 120) -> PageData:
             if r.get("status") == "ok" and (r.get("config") or {}).get("kind") == "compare"
         ][:10],
         generated_at=now.isoformat(timespec="seconds") + "Z",
+        embeddings=latest_embedding_run(runs),
     )
 
 
