@@ -1,7 +1,7 @@
 """experiment runs (issue 18: evaluation runs filed under named experiments)
 
 Revision ID: h18_experiment_runs
-Revises: 0002
+Revises: 0003_lifecycle_outbox
 Create Date: 2026-12-04 16:30:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = 'h18_experiment_runs'
-down_revision = '0002'
+down_revision = '0003_lifecycle_outbox'
 branch_labels = None
 depends_on = None
 
