@@ -20,9 +20,11 @@
 # `pmark search` would; P@5, nDCG@5 and MRR are averaged over queries with relevant items, and
 # hybrid vs BM25 is compared per query with a paired permutation test on nDCG@5.
 #
-# **Result.** The table below. On the demo data when this was written hybrid led on nDCG@5,
-# with BM25 close and the prototype far behind; whether hybrid beats BM25 significantly is the
-# p-value printed last.
+# **Result.** The table below. On the demo data when this was written (40 queries, 800
+# notifications): hybrid nDCG@5 0.943, vectors alone 0.960, BM25 0.712, the prototype 0.358;
+# hybrid beat BM25 by +0.23 nDCG@5 with p < 0.001, and was level with vectors alone on this
+# small sample (the hybrid's BM25 half is for exact tags and codes, which these queries rarely
+# contain).
 
 # %%
 from evaluation import research
