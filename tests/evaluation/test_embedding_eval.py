@@ -114,3 +114,11 @@ def test_retrieval_is_what_pmark_search_returns_for_the_configured_model(
     ctx.index_notifications([n for b in ctx.repo.iter_notifications() for n in b])
     evaluator = EmbeddingEvaluator(ctx, k=5, retrieval_gold=gold)
     assert evaluator._search_view(ctx.embedder) is ctx
+
+
+def test_without_a_retrieval_gold_set_retrieval_is_reported_empty(plant: Any) -> None:
+    ctx, _ = plant
+    result = EmbeddingEvaluator(ctx, retrieval_gold=None, cluster_limit=20).run(["tfidf"])
+    tfidf = result.metrics["models"]["tfidf"]
+    assert tfidf["test"]["retrieval"] == {"k": 5, "n": 0}
+    assert tfidf["test"]["similarity"]["n"] > 0
