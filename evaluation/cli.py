@@ -21,19 +21,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from evaluation.configs import EvaluationError, config_task
 from evaluation.datasets import DEFAULT_PARSE_GOLD, DEFAULT_RETRIEVAL_GOLD, GoldFormatError
-from evaluation.runner import (
-    EvaluationError,
-    Evaluator,
-    ProgressFn,
-    RunResult,
-    build_digest,
-    config_task,
-    digest_payload,
-    digest_targets,
-    live_node_latency,
-    send_digest,
-)
+from evaluation.digest_delivery import build_digest, digest_payload, digest_targets, send_digest
+from evaluation.experiments import DEFAULT_EXPERIMENT, record_experiment
+from evaluation.quantiles import live_node_latency
+from evaluation.runner import Evaluator
+from evaluation.runs import RunResult
+from evaluation.workers import ProgressFn
 
 if TYPE_CHECKING:
     from agent.context import PMark
@@ -48,6 +43,10 @@ GoldOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the metrics as one JSON object.")]
 KOpt = Annotated[int, typer.Option("--k", min=1, max=100, help="Cut-off of the ranking metrics.")]
+ExperimentOpt = Annotated[
+    str, typer.Option("--experiment", help="File the run under this experiment name.")
+]
+NotesOpt = Annotated[str, typer.Option("--notes", help="Why this run: kept with the experiment.")]
 WorkersOpt = Annotated[
     int,
     typer.Option("--workers", min=0, help="Parallel worker processes (0 = one per core, max 4)."),
@@ -86,17 +85,27 @@ def _progress() -> Iterator[ProgressFn]:
         yield step
 
 
-def _evaluate(workers: int, action: str, **kwargs: Any) -> RunResult:
+def _evaluate(
+    workers: int, action: str, experiment: str, notes: str, **kwargs: Any
+) -> tuple[RunResult, dict[str, Any]]:
+    """Run and store an evaluation, then file it as an experiment (evaluation/experiments.py)."""
     ctx = _context()
     try:
         with _progress() as step:
             evaluator = Evaluator(ctx, workers=_workers(workers), progress=step)
             if action == "compare":
-                return evaluator.compare(**kwargs)
-            return evaluator.run(**kwargs)
+                result = evaluator.compare(**kwargs)
+            else:
+                result = evaluator.run(**kwargs)
+        return result, record_experiment(ctx.repo, result.run_id, experiment, notes)
     except (GoldFormatError, EvaluationError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
+
+
+def _filed(filed: dict[str, Any]) -> str:
+    mirror = f", MLflow run {filed['mlflow_run_id']}" if filed.get("mlflow_run_id") else ""
+    return f"experiment {filed['experiment']!r} ({filed['code_version']}{mirror})"
 
 
 def _echo_json(obj: Any) -> None:
@@ -140,11 +149,15 @@ def parsing_cmd(
     as_json: JsonOpt = False,
     config: Annotated[str, typer.Option("--config", help="vectors | novectors")] = "vectors",
     workers: WorkersOpt = 0,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    notes: NotesOpt = "",
 ) -> None:
     """Parsing accuracy on a gold set (stored as a run)."""
-    result = _evaluate(
+    result, filed = _evaluate(
         workers,
         "run",
+        experiment,
+        notes,
         parse_gold=gold,
         retrieval_gold=None,
         kind="parsing",
@@ -153,10 +166,10 @@ def parsing_cmd(
     )
     metrics = result.metrics["parsing"]
     if as_json:
-        _echo_json({**metrics, "run_id": result.run_id, "config": config})
+        _echo_json({**metrics, "run_id": result.run_id, "config": config, "experiment": filed})
     else:
         _print_parsing(metrics)
-        typer.echo(f"stored as run {result.run_id}")
+        typer.echo(f"stored as run {result.run_id}, {_filed(filed)}")
 
 
 @eval_app.command("retrieval")
@@ -168,11 +181,15 @@ def retrieval_cmd(
         str, typer.Option("--config", help="hybrid | bm25 | vector | prototype | alpha=X")
     ] = "hybrid",
     workers: WorkersOpt = 0,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    notes: NotesOpt = "",
 ) -> None:
     """Precision/Recall@k, MRR and nDCG of what `pmark search` returns (stored as a run)."""
-    result = _evaluate(
+    result, filed = _evaluate(
         workers,
         "run",
+        experiment,
+        notes,
         parse_gold=None,
         retrieval_gold=gold,
         k=k,
@@ -182,10 +199,10 @@ def retrieval_cmd(
     )
     metrics = result.metrics["retrieval"]
     if as_json:
-        _echo_json({**metrics, "run_id": result.run_id, "config": config})
+        _echo_json({**metrics, "run_id": result.run_id, "config": config, "experiment": filed})
     else:
         _print_retrieval(metrics)
-        typer.echo(f"stored as run {result.run_id}")
+        typer.echo(f"stored as run {result.run_id}, {_filed(filed)}")
 
 
 @eval_app.command("run")
@@ -203,19 +220,30 @@ def run_cmd(
         bool, typer.Option("--feedback/--no-feedback", help="Also score supervisors' thumbs.")
     ] = True,
     workers: WorkersOpt = 0,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    notes: NotesOpt = "",
 ) -> None:
     """Everything: parsing, retrieval and supervisors' thumbs; stored as a full run."""
-    result = _evaluate(
-        workers, "run", parse_gold=parse_gold, retrieval_gold=retrieval_gold, k=k, feedback=feedback
+    result, filed = _evaluate(
+        workers,
+        "run",
+        experiment,
+        notes,
+        parse_gold=parse_gold,
+        retrieval_gold=retrieval_gold,
+        k=k,
+        feedback=feedback,
     )
     if as_json:
-        _echo_json({"run_id": result.run_id, **result.metrics})
+        _echo_json({"run_id": result.run_id, **result.metrics, "experiment": filed})
         return
     _print_parsing(result.metrics["parsing"])
     _print_retrieval(result.metrics["retrieval"])
     if "feedback" in result.metrics:
         _print_feedback(result.metrics["feedback"])
-    typer.echo(f"stored as run {result.run_id} ({result.metrics['duration_s']:.1f} s)")
+    typer.echo(
+        f"stored as run {result.run_id} ({result.metrics['duration_s']:.1f} s), {_filed(filed)}"
+    )
 
 
 @eval_app.command("compare")
@@ -229,6 +257,8 @@ def compare_cmd(
     k: KOpt = 5,
     as_json: JsonOpt = False,
     workers: WorkersOpt = 0,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    notes: NotesOpt = "",
 ) -> None:
     """A/B: two configurations on the same set, difference A − B and a paired permutation test."""
     try:
@@ -240,10 +270,10 @@ def compare_cmd(
     path = gold or default
     kwargs: dict[str, Any] = {"k": k}
     kwargs["parse_gold" if task == "parsing" else "retrieval_gold"] = path
-    result = _evaluate(workers, "compare", a=a, b=b, **kwargs)
+    result, filed = _evaluate(workers, "compare", experiment, notes, a=a, b=b, **kwargs)
     m = result.metrics
     if as_json:
-        _echo_json({"run_id": result.run_id, **m})
+        _echo_json({"run_id": result.run_id, **m, "experiment": filed})
         return
     typer.echo(f"{task}: {a} (A) vs {b} (B) on {m['n_pairs']} paired items")
     for name, diff in m["difference"].items():
@@ -255,7 +285,7 @@ def compare_cmd(
             f"  {name:<28} A {_pct(va):>7}  B {_pct(vb):>7}  A−B {diff * 100:+6.1f}pp  "
             f"p={p:.4f}{mark}"
         )
-    typer.echo(f"stored as run {result.run_id}  (* p < 0.05)")
+    typer.echo(f"stored as run {result.run_id}, {_filed(filed)}  (* p < 0.05)")
 
 
 def _lookup(metrics: dict[str, Any], dotted: str) -> Any:
@@ -291,3 +321,10 @@ def digest_cmd(
     typer.echo(f"digest posted to {posted} of {targets} targets")
     if posted < targets:
         raise typer.Exit(1)
+
+
+# Research commands (evaluation/research_cli.py): embedding models and experiments.
+from evaluation.research_cli import embeddings_cmd, experiments_cmd  # noqa: E402
+
+eval_app.command("embeddings")(embeddings_cmd)
+eval_app.command("experiments")(experiments_cmd)

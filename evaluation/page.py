@@ -1,41 +1,50 @@
-"""The /eval page: runs over time as inline SVG line charts, worst queries, feedback, latency.
+"""The /eval page: runs over time as inline SVG charts, worst queries, feedback, latency, and the
+latest embedding-model comparison side by side.
 
-`render_eval_page` is pure (data in, HTML out; no scripts, no external resources);
-`eval_routes(ctx)` gives the aiohttp route, behind settings.admin_token (Bearer header or
-?token=).
+`render_eval_page` is pure (data in, HTML out; no scripts, no external resources): it turns
+`PageData` into a view model that the Jinja2 template evaluation/templates/eval.html renders with
+autoescaping; the charts come from evaluation/svg.py. `eval_routes(ctx)` gives the aiohttp route,
+behind settings.admin_token (Bearer header or ?token=).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from html import escape
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from adapters.sql.repository import utcnow
+from evaluation.embedding_view import embedding_section, latest_embedding_run
 from evaluation.metrics import PARSE_FIELDS
 from evaluation.perf import threshold_for
-from evaluation.runner import (
-    full_runs,
-    live_node_latency,
-    run_details,
-    run_summaries,
-    worst_queries,
-)
+from evaluation.quantiles import live_node_latency
+from evaluation.runs import full_runs, run_details, run_summaries, worst_queries
+from evaluation.svg import bar_rows, line_chart
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
     from agent.context import PMark
 
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
+__all__ = [
+    "PageData",
+    "authorized",
+    "eval_routes",
+    "feedback_by_day",
+    "line_chart",
+    "load_page_data",
+    "render_eval_page",
+]
+
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 
 
@@ -50,133 +59,19 @@ class PageData:
     failed: Sequence[Mapping[str, Any]] = ()
     comparisons: Sequence[Mapping[str, Any]] = ()
     generated_at: str = ""
+    embeddings: Mapping[str, Any] | None = None  # the latest successful embeddings run
 
 
-def _fmt(value: float, percent: bool) -> str:
-    return f"{value * 100:.1f}%" if percent else f"{value:,.1f}"
-
-
-def _nice_max(values: Sequence[float]) -> float:
-    top = max([v for v in values if math.isfinite(v)] or [1.0])
-    if top <= 0:
-        return 1.0
-    magnitude = float(10.0 ** math.floor(math.log10(top)))
-    for step in (1, 2, 2.5, 5, 10):
-        if top <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude
-
-
-def line_chart(
-    chart_id: str,
-    title: str,
-    labels: Sequence[str],
-    series: Mapping[str, Sequence[float | None]],
-    *,
-    percent: bool = True,
-    width: int = 640,
-    height: int = 240,
-) -> str:
-    """An inline SVG line chart: one <path class="series"> per series, a point per value."""
-    left, right, top, bottom = 56, 40, 12, 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for vs in series.values() for v in vs if v is not None]
-    y_max = 1.0 if percent else _nice_max(values)
-    n = len(labels)
-
-    def x(i: int) -> float:
-        return left + (plot_w / 2 if n == 1 else plot_w * i / (n - 1))
-
-    def y(v: float) -> float:
-        return top + plot_h * (1 - min(max(v / y_max, 0.0), 1.0))
-
-    parts = [
-        f'<svg class="chart" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(title)}">'
-    ]
-    for step in range(5):
-        v = y_max * step / 4
-        gy = y(v)
-        parts.append(
-            f'<line class="grid" x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" '
-            'stroke="#ddd" stroke-width="1"/>'
-            f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="11" '
-            f'fill="#555">{escape(_fmt(v, percent))}</text>'
-        )
-    shown = max(1, math.ceil(n / 8))
-    for i, lab in enumerate(labels):
-        if i % shown == 0 or i == n - 1:
-            parts.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                f'font-size="10" fill="#555">{escape(lab)}</text>'
-            )
-    parts.append(
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-        'stroke="#888"/>'
+@cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("evaluation", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    for s, (name, vs) in enumerate(series.items()):
-        color = COLORS[s % len(COLORS)]
-        points = [(x(i), y(v), v) for i, v in enumerate(vs[:n]) if v is not None]
-        if not points:
-            continue
-        d = " ".join(
-            f"{'M' if j == 0 else 'L'}{px:.1f},{py:.1f}" for j, (px, py, _) in enumerate(points)
-        )
-        parts.append(
-            f'<path class="series" data-series="{escape(name)}" data-points="{len(points)}" '
-            f'd="{d}" fill="none" stroke="{color}" stroke-width="2"/>'
-        )
-        for px, py, v in points:
-            parts.append(
-                f'<circle class="point" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}">'
-                f"<title>{escape(name)}: {escape(_fmt(v, percent))}</title></circle>"
-            )
-    parts.append("</svg>")
-    legend = "".join(
-        f'<span class="key"><i style="background:{COLORS[s % len(COLORS)]}"></i>'
-        f"{escape(name)}</span>"
-        for s, name in enumerate(series)
-    )
-    return (
-        f"<figure><figcaption>{escape(title)}</figcaption>{''.join(parts)}"
-        f'<div class="legend">{legend}</div></figure>'
-    )
-
-
-def bar_rows(chart_id: str, rows: Sequence[tuple[str, float, float | None]]) -> str:
-    """Horizontal bars of p95 (ms) per node, with the baseline x threshold marked."""
-    width, row_h, left = 640, 26, 120
-    top = max([max(p95, (b or 0) * threshold_for(n)) for n, p95, b in rows] or [1.0])
-    scale = (width - left - 90) / (top or 1.0)
-    height = row_h * len(rows) + 8
-    parts = [
-        f'<svg class="chart bars" id="{escape(chart_id)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
-    ]
-    for i, (node, p95, baseline) in enumerate(rows):
-        ry = 4 + i * row_h
-        slow = baseline is not None and p95 > threshold_for(node) * baseline
-        color = "#d62728" if slow else "#1f77b4"
-        parts.append(
-            f'<text x="{left - 6}" y="{ry + 15}" text-anchor="end" font-size="12">'
-            f"{escape(node)}</text>"
-            f'<rect class="bar" x="{left}" y="{ry}" width="{max(p95 * scale, 1):.1f}" '
-            f'height="{row_h - 8}" fill="{color}"><title>p95 {p95:,.1f} ms</title></rect>'
-            f'<text x="{left + max(p95 * scale, 1) + 4:.1f}" y="{ry + 14}" font-size="11">'
-            f"{p95:,.1f} ms</text>"
-        )
-        if baseline:
-            limit = threshold_for(node) * baseline
-            bx = left + limit * scale
-            parts.append(
-                f'<line class="limit" x1="{bx:.1f}" y1="{ry - 2}" x2="{bx:.1f}" '
-                f'y2="{ry + row_h - 6}" stroke="#000" stroke-dasharray="3,2">'
-                f"<title>limit {limit:,.1f} ms = {threshold_for(node)}× baseline "
-                f"{baseline:,.1f} ms</title></line>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+    return env.get_template("eval.html")
 
 
 def _get(metrics: Mapping[str, Any] | None, *path: str) -> float | None:
@@ -195,14 +90,93 @@ def _label(run: Mapping[str, Any]) -> str:
     return started.strftime("%m-%d %H:%M") if isinstance(started, datetime) else str(started)
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], css: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _has_values(series: Mapping[str, Sequence[float | None]]) -> bool:
+    return any(v is not None for vs in series.values() for v in vs)
+
+
+def _tiles(run: Mapping[str, Any], latest: Mapping[str, Any], k: int) -> list[tuple[str, str]]:
+    return [
+        ("run", f"#{run.get('id')} · {_label(run)} · v{run.get('version', '?')}"),
+        (f"P@{k}", _pct(_get(latest, "retrieval", "precision_at_k"))),
+        ("MRR", _pct(_get(latest, "retrieval", "mrr"))),
+        (f"nDCG@{k}", _pct(_get(latest, "retrieval", "ndcg_at_k"))),
+        ("parsing", _pct(_get(latest, "parsing", "weighted_accuracy"))),
+        ("queries", str(int(_get(latest, "retrieval", "n") or 0))),
+        ("sentences", str(int(_get(latest, "parsing", "n") or 0))),
+    ]
+
+
+def _retrieval_charts(labels: list[str], metrics: list[Any], k: int) -> list[Markup]:
+    retrieval = {
+        f"P@{k}": [_get(m, "retrieval", "precision_at_k") for m in metrics],
+        f"Recall@{k}": [_get(m, "retrieval", "recall_at_k") for m in metrics],
+        "MRR": [_get(m, "retrieval", "mrr") for m in metrics],
+        f"nDCG@{k}": [_get(m, "retrieval", "ndcg_at_k") for m in metrics],
+    }
+    charts = [line_chart("chart-retrieval", "Retrieval over runs", labels, retrieval)]
+    judged = {
+        "judged precision": [_get(m, "feedback", "precision") for m in metrics],
+        "judgment coverage": [_get(m, "feedback", "coverage") for m in metrics],
+    }
+    if _has_values(judged):
+        charts.append(line_chart("chart-feedback-judged", "On supervisors' thumbs", labels, judged))
+    return charts
+
+
+def _parsing_charts(labels: list[str], metrics: list[Any]) -> list[Markup]:
+    by_field = {"weighted": [_get(m, "parsing", "weighted_accuracy") for m in metrics]}
+    by_field |= {
+        f: [_get(m, "parsing", "field_accuracy", f) for m in metrics] for f in PARSE_FIELDS
+    }
+    charts = [line_chart("chart-parsing-fields", "Accuracy by field", labels, by_field)]
+    languages = sorted(
+        {lang for m in metrics for lang in ((m.get("parsing") or {}).get("by_language") or {})}
+    )
+    if languages:
+        by_lang = {
+            lang: [_get(m, "parsing", "by_language", lang) for m in metrics] for lang in languages
+        }
+        charts.append(
+            line_chart("chart-parsing-languages", "Weighted accuracy by language", labels, by_lang)
+        )
+    return charts
+
+
+def _worst(details: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "query": str(w["query"]),
+            "precision": _pct(w.get("precision")),
+            "ndcg": _pct(w.get("ndcg")),
+            "retrieved": [
+                (str(i), str(t))
+                for i, t in zip(
+                    w["retrieved"], w["titles"] or [""] * len(w["retrieved"]), strict=False
+                )
+            ],
+            "relevant": ", ".join(w["relevant"]),
+        }
+        for w in worst_queries(details, 10)
+    ]
+
+
+def _comparison_rows(comparisons: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    rows = []
+    for c in comparisons:
+        m = c.get("metrics") or {}
+        diffs = m.get("difference") or {}
+        pvals = m.get("p_value") or {}
+        cells = ", ".join(
+            f"{name} {diffs[name] * 100:+.1f}pp (p={pvals.get(name, float('nan')):.3f})"
+            for name in diffs
+        )
+        a, b = (m.get("a") or {}).get("name", "?"), (m.get("b") or {}).get("name", "?")
+        rows.append([f"#{c.get('id')} {_label(c)}", f"{a} vs {b}", cells])
+    return rows
 
 
 def render_eval_page(data: PageData) -> str:
@@ -212,128 +186,54 @@ def render_eval_page(data: PageData) -> str:
     metrics = [r.get("metrics") or {} for r in runs]
     latest = metrics[-1] if metrics else {}
     k = int(_get(latest, "retrieval", "k") or 5)
-    sections: list[str] = []
-
-    if not runs:
-        sections.append(
-            '<p class="empty">No evaluation run yet: run <code>pmark eval run</code>.</p>'
-        )
-    else:
-        run = runs[-1]
-        summary = [
-            ("run", f"#{run.get('id')} · {_label(run)} · v{run.get('version', '?')}"),
-            (f"P@{k}", _pct(_get(latest, "retrieval", "precision_at_k"))),
-            ("MRR", _pct(_get(latest, "retrieval", "mrr"))),
-            (f"nDCG@{k}", _pct(_get(latest, "retrieval", "ndcg_at_k"))),
-            ("parsing", _pct(_get(latest, "parsing", "weighted_accuracy"))),
-            ("queries", str(int(_get(latest, "retrieval", "n") or 0))),
-            ("sentences", str(int(_get(latest, "parsing", "n") or 0))),
-        ]
-        sections.append(
-            '<div class="tiles">'
-            + "".join(
-                f'<div class="tile"><span>{escape(t)}</span><b>{escape(v)}</b></div>'
-                for t, v in summary
-            )
-            + "</div>"
-        )
-        retrieval = {
-            f"P@{k}": [_get(m, "retrieval", "precision_at_k") for m in metrics],
-            f"Recall@{k}": [_get(m, "retrieval", "recall_at_k") for m in metrics],
-            "MRR": [_get(m, "retrieval", "mrr") for m in metrics],
-            f"nDCG@{k}": [_get(m, "retrieval", "ndcg_at_k") for m in metrics],
-        }
-        sections.append("<h2>Retrieval</h2>")
-        sections.append(line_chart("chart-retrieval", "Retrieval over runs", labels, retrieval))
-        judged = {
-            "judged precision": [_get(m, "feedback", "precision") for m in metrics],
-            "judgment coverage": [_get(m, "feedback", "coverage") for m in metrics],
-        }
-        if any(v is not None for vs in judged.values() for v in vs):
-            sections.append(
-                line_chart("chart-feedback-judged", "On supervisors' thumbs", labels, judged)
-            )
-        by_field = {"weighted": [_get(m, "parsing", "weighted_accuracy") for m in metrics]}
-        by_field |= {
-            f: [_get(m, "parsing", "field_accuracy", f) for m in metrics] for f in PARSE_FIELDS
-        }
-        languages = sorted(
-            {lang for m in metrics for lang in ((m.get("parsing") or {}).get("by_language") or {})}
-        )
-        sections.append("<h2>Parsing</h2>")
-        sections.append(line_chart("chart-parsing-fields", "Accuracy by field", labels, by_field))
-        if languages:
-            by_lang = {
-                lang: [_get(m, "parsing", "by_language", lang) for m in metrics]
-                for lang in languages
-            }
-            sections.append(
-                line_chart(
-                    "chart-parsing-languages", "Weighted accuracy by language", labels, by_lang
-                )
-            )
-
-    worst = worst_queries(data.latest_details, 10)
-    if worst:
-        rows = []
-        for w in worst:
-            got = "<br>".join(
-                f"{escape(str(i))} — {escape(str(t))}"
-                for i, t in zip(
-                    w["retrieved"], w["titles"] or [""] * len(w["retrieved"]), strict=False
-                )
-            )
-            rows.append(
-                [
-                    escape(str(w["query"])),
-                    _pct(w.get("precision")),
-                    _pct(w.get("ndcg")),
-                    got or "<i>nothing</i>",
-                    escape(", ".join(w["relevant"])),
-                ]
-            )
-        sections.append("<h2>Worst queries of the latest run</h2>")
-        sections.append(_table(["query", f"P@{k}", "nDCG", "retrieved", "relevant"], rows, "worst"))
-
-    sections.append("<h2>Feedback</h2>")
+    view: dict[str, Any] = {
+        "generated_at": data.generated_at,
+        "k": k,
+        "tiles": _tiles(runs[-1], latest, k) if runs else [],
+        "retrieval_charts": _retrieval_charts(labels, metrics, k) if runs else [],
+        "parsing_charts": _parsing_charts(labels, metrics) if runs else [],
+        "worst": _worst(data.latest_details),
+        "feedback_chart": None,
+        "eval_latency_chart": None,
+        "node_bars": None,
+        "node_rows": [],
+        "embeddings": embedding_section(data.embeddings) if data.embeddings else None,
+        "comparisons": _comparison_rows(data.comparisons),
+        "failed": [
+            [f"#{f.get('id')}", _label(f), str(f.get("error", ""))[:300]] for f in data.failed
+        ],
+    }
     if data.feedback_by_day:
         days = [d for d, _, _ in data.feedback_by_day]
         fb_series: dict[str, Sequence[float | None]] = {
             "thumbs up": [float(u) for _, u, _ in data.feedback_by_day],
             "thumbs down": [float(dn) for _, _, dn in data.feedback_by_day],
         }
-        sections.append(
-            line_chart("chart-feedback", "Thumbs per day (30 days)", days, fb_series, percent=False)
+        view["feedback_chart"] = line_chart(
+            "chart-feedback", "Thumbs per day (30 days)", days, fb_series, percent=False
         )
-    else:
-        sections.append('<p class="empty">No thumbs yet.</p>')
-
-    sections.append("<h2>Latency</h2>")
     stage_series = {
         f"{node} p95 (ms)": [_get(m, "perf", node, "p95_ms") for m in metrics]
         for node in ("parse", "retrieve")
     }
-    if any(v is not None for vs in stage_series.values() for v in vs):
-        sections.append(
-            line_chart(
-                "chart-eval-latency",
-                "Evaluation runs: p95 per query",
-                labels,
-                stage_series,
-                percent=False,
-            )
+    if _has_values(stage_series):
+        view["eval_latency_chart"] = line_chart(
+            "chart-eval-latency",
+            "Evaluation runs: p95 per query",
+            labels,
+            stage_series,
+            percent=False,
         )
     if data.latency:
         nodes = sorted(data.latency.items())
-        sections.append(
-            bar_rows(
-                "chart-node-latency",
-                [(n, float(s["p95_ms"]), s.get("baseline_ms")) for n, s in nodes],
-            )
+        view["node_bars"] = bar_rows(
+            "chart-node-latency",
+            [(n, float(s["p95_ms"]), s.get("baseline_ms")) for n, s in nodes],
+            [threshold_for(n) for n, _ in nodes],
         )
-        rows = [
+        view["node_rows"] = [
             [
-                escape(n),
+                n,
                 str(int(s.get("count", 0))),
                 f"{s['p50_ms']:,.1f}",
                 f"{s['p95_ms']:,.1f}",
@@ -342,57 +242,7 @@ def render_eval_page(data: PageData) -> str:
             ]
             for n, s in nodes
         ]
-        sections.append(
-            _table(["node", "count", "p50 ms", "p95 ms", "baseline ms", "limit"], rows, "latency")
-        )
-    else:
-        sections.append('<p class="empty">No live node timings in this process yet.</p>')
-
-    if data.comparisons:
-        rows = []
-        for c in data.comparisons:
-            m = c.get("metrics") or {}
-            diffs = m.get("difference") or {}
-            pvals = m.get("p_value") or {}
-            cells = ", ".join(
-                f"{escape(name)} {diffs[name] * 100:+.1f}pp (p={pvals.get(name, float('nan')):.3f})"
-                for name in diffs
-            )
-            a, b = (m.get("a") or {}).get("name", "?"), (m.get("b") or {}).get("name", "?")
-            rows.append([f"#{c.get('id')} {_label(c)}", escape(f"{a} vs {b}"), cells])
-        sections.append("<h2>A/B comparisons</h2>")
-        sections.append(_table(["run", "A vs B", "A − B"], rows, "compare"))
-
-    if data.failed:
-        rows = [
-            [f"#{f.get('id')}", escape(_label(f)), escape(str(f.get("error", ""))[:300])]
-            for f in data.failed
-        ]
-        sections.append("<h2>Failed runs</h2>")
-        sections.append(_table(["run", "started", "error"], rows, "failed"))
-
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>PMark evaluation</title>
-<style>
-body{{font-family:system-ui,"Noto Sans CJK KR",sans-serif;margin:24px;color:#222;max-width:1000px}}
-h1{{font-size:22px}} h2{{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}}
-figure{{margin:12px 0}} figcaption{{font-weight:600;margin-bottom:4px}}
-.legend .key{{margin-right:14px;font-size:13px}}
-.legend i{{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}}
-.tiles{{display:flex;flex-wrap:wrap;gap:8px}}
-.tile{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:90px}}
-.tile span{{display:block;font-size:12px;color:#666}} .tile b{{font-size:18px}}
-table{{border-collapse:collapse;font-size:13px;margin:8px 0}}
-td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}}
-.empty{{color:#777}}
-</style></head>
-<body><h1>PMark evaluation</h1>
-<p class="empty">generated {escape(data.generated_at)}</p>
-{"".join(sections)}
-</body></html>
-"""
+    return _template().render(view)
 
 
 # Data and route --------------------------------------------------------------------------------
@@ -439,6 +289,7 @@ def load_page_data(ctx: PMark, limit: int = 120) -> PageData:
             if r.get("status") == "ok" and (r.get("config") or {}).get("kind") == "compare"
         ][:10],
         generated_at=now.isoformat(timespec="seconds") + "Z",
+        embeddings=latest_embedding_run(runs),
     )
 
 

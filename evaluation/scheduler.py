@@ -32,7 +32,9 @@ from sqlalchemy import Engine, select, text
 from adapters.settings import Settings
 from adapters.sql.models import EvaluationRunRow
 from evaluation.datasets import DEFAULT_PARSE_GOLD, DEFAULT_RETRIEVAL_GOLD
-from evaluation.runner import Evaluator, build_digest, live_node_latency, send_digest
+from evaluation.digest_delivery import build_digest, send_digest
+from evaluation.quantiles import live_node_latency
+from evaluation.runner import Evaluator
 
 if TYPE_CHECKING:
     from adapters.channels.base import Channel

@@ -13,7 +13,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-scripts/setup_venv.sh "dev,llmtest"
+scripts/setup_venv.sh "dev,llmtest,research"
 
 cleanup() {
   scripts/start_weaviate.sh stop >/dev/null 2>&1 || true

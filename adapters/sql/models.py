@@ -105,6 +105,22 @@ class EvaluationRunRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
 
+class ExperimentRunRow(Base):
+    """An evaluation run filed under a named experiment: who ran it, on which code, and why."""
+
+    __tablename__ = "experiment_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    experiment: Mapped[str] = mapped_column(String(200), index=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    code_version: Mapped[str] = mapped_column(String(80))
+    researcher: Mapped[str] = mapped_column(String(200))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class ConversationRefRow(Base):
     """A channel conversation PMark may post to proactively."""
 
