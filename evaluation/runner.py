@@ -46,6 +46,7 @@ from evaluation.digest import (
     teams_attachment,
     teams_card,
 )
+from evaluation.gold_splits import add_parse_splits, add_retrieval_splits
 from evaluation.lifecycle_stats import lifecycle_stats
 from evaluation.metrics import (
     PARSE_FIELDS,
@@ -509,10 +510,12 @@ class Evaluator:
                 outcome = self.parsing(load_parse_gold(parse_gold), parse_config)
                 metrics["parsing"], details["parsing"] = outcome.metrics, outcome.rows
                 perf["parse"] = outcome.metrics["latency_ms"]
+                add_parse_splits(self, parse_gold, parse_config, metrics, details)
             if retrieval_gold is not None:
                 outcome = self.retrieval(load_retrieval_gold(retrieval_gold), k, retrieval_config)
                 metrics["retrieval"], details["retrieval"] = outcome.metrics, outcome.rows
                 perf["retrieve"] = outcome.metrics["latency_ms"]
+                add_retrieval_splits(self, retrieval_gold, k, retrieval_config, metrics, details)
             if feedback:
                 outcome = self.feedback(k, retrieval_config)
                 metrics["feedback"], details["feedback"] = outcome.metrics, outcome.rows
