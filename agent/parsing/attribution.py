@@ -10,7 +10,6 @@ Vectorized with numpy over (notification, word) pairs: a large history fits in s
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -27,7 +26,7 @@ Doc = tuple[Mapping[str, float], Mapping[str, str], float]  # features, codes by
 
 def attribute(
     docs: Sequence[Doc], fields: Sequence[str], iterations: int = ITERATIONS
-) -> dict[str, dict[str, Counter[str]]]:
+) -> dict[str, dict[str, dict[str, float]]]:
     """Per field, per feature, the soft count of each code it was said for."""
     vocab: dict[str, int] = {}
     doc_idx: list[int] = []
@@ -84,14 +83,15 @@ def attribute(
         resp_bg = bg / norm
 
     names = list(vocab)
-    out: dict[str, dict[str, Counter[str]]] = {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for i, (present, code, _) in enumerate(per_field):
         codes = list(code_ids[fields[i]])
-        table: dict[str, Counter[str]] = {}
+        table: dict[str, dict[str, float]] = {}
         mass = pair_w * resp[i]
         keep = present & (mass > 1e-6)
         for f_id, c_id, m in zip(pair_feat[keep], code[keep], mass[keep], strict=True):
-            row = table.setdefault(names[int(f_id)], Counter())
-            row[codes[int(c_id)]] += float(m)
+            row = table.setdefault(names[int(f_id)], {})
+            key = codes[int(c_id)]
+            row[key] = row.get(key, 0.0) + float(m)
         out[fields[i]] = table
     return out

@@ -10,7 +10,7 @@ the history uses.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,8 @@ from agent.parsing.textnorm import normalize
 FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
 # How many coded examples a correction counts as: a supervisor's word outweighs one old note.
 CORRECTION_WEIGHT = 4.0
+# How many recent coded texts measure the catalog's own reliability per field.
+SAMPLES = 300
 # Dirichlet pseudo-count of a word's evidence (its soft count after field attribution).
 EVIDENCE_PSEUDO = 5.0
 # Posterior temperature: 1 was found calibrated on a validation split inside the benchmark's
@@ -38,6 +40,7 @@ class Evidence:
     posterior: Mapping[str, float]
     words: tuple[str, ...]
     strength: float  # the best code's summed evidence in nats, before the prior
+    support: float = 0.0  # P(code | its strongest single word), smoothed
 
 
 @dataclass(frozen=True)
@@ -51,27 +54,29 @@ class Example:
 
 class _FieldModel:
     def __init__(self) -> None:
-        self.codes: Counter[str] = Counter()
+        self.codes: dict[str, float] = defaultdict(float)
         self.total = 0.0
-        self.counts: dict[str, Counter[str]] = {}
+        self.counts: dict[str, dict[str, float]] = {}
         self.feature_total: dict[str, float] = {}
-        self.label_total: Counter[str] = Counter()
+        self.label_total: dict[str, float] = defaultdict(float)
 
-    def set_counts(self, table: dict[str, Counter[str]]) -> None:
+    def set_counts(self, table: dict[str, dict[str, float]]) -> None:
         self.counts = table
         self.feature_total = {f: sum(row.values()) for f, row in table.items()}
-        self.label_total = Counter()
+        self.label_total = defaultdict(float)
         for row in table.values():
-            self.label_total.update(row)
+            for code, n in row.items():
+                self.label_total[code] += n
 
     def emission(self, f: str, code: str, vocab: int) -> float:
         """How likely this code's notes are to say f (smoothed), for absorbing a new note."""
-        n = self.counts.get(f, {}).get(code, 0.0)
+        row = self.counts.get(f)
+        n = row.get(code, 0.0) if row is not None else 0.0
         return (n + 0.1) / (self.label_total.get(code, 0.0) + 0.1 * vocab)
 
     def absorb(self, f: str, code: str, mass: float) -> None:
-        row = self.counts.setdefault(f, Counter())
-        row[code] += mass
+        row = self.counts.setdefault(f, {})
+        row[code] = row.get(code, 0.0) + mass
         self.feature_total[f] = self.feature_total.get(f, 0.0) + mass
         self.label_total[code] += mass
 
@@ -83,6 +88,7 @@ class _FieldModel:
         base = 0.0
         extra: dict[str, float] = defaultdict(float)
         contrib: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        strongest: dict[str, float] = {}
         for f, w in feats.items():
             n_f = self.feature_total.get(f)
             if not n_f:
@@ -98,6 +104,10 @@ class _FieldModel:
                 extra[c] += w * (lift - unseen)
                 if lift > 0.5 and not f.startswith("#"):
                     contrib[c].append((w * lift, f))
+                    alone = (n + prior[c]) / (n_f + 1.0)
+                    # A word supports a code it makes clearly likelier than its base rate.
+                    if alone >= 1.5 * prior[c] and alone > strongest.get(c, 0.0):
+                        strongest[c] = alone
         score = {c: base + extra.get(c, 0.0) for c in prior}
         best = max(score, key=lambda c: score[c])
         if score[best] <= 0.0:
@@ -108,8 +118,10 @@ class _FieldModel:
         norm = sum(exp.values())
         posterior = {c: v / norm for c, v in exp.items()}
         best = max(posterior, key=lambda c: posterior[c])
-        words = tuple(f for _, f in sorted(contrib[best], reverse=True)[:4])
-        return Evidence(best, posterior[best], posterior, words, score[best])
+        ranked = sorted(contrib[best], reverse=True)
+        words = tuple(f for _, f in ranked[:4])
+        support = strongest.get(best, 0.0)
+        return Evidence(best, posterior[best], posterior, words, score[best], support)
 
 
 class HistoryModel:
@@ -125,9 +137,11 @@ class HistoryModel:
         self.examples = 0
         self.remembered: dict[tuple[str, str], str] = {}
         self._docs: list[Doc] = []
+        # The latest coded texts, for measuring how often the catalog alone agrees with people.
+        self.samples: deque[tuple[str, dict[str, str]]] = deque(maxlen=SAMPLES)
         self._fitted = 0
         self._vocab = 1
-        self._background: Counter[str] = Counter()
+        self._background: dict[str, float] = defaultdict(float)
         self._background_total = 0.0
 
     def add(self, examples: Iterable[Example]) -> int:
@@ -140,6 +154,8 @@ class HistoryModel:
                 continue
             doc: Doc = (feats, codes, ex.weight)
             self._docs.append(doc)
+            if ex.weight == 1.0:
+                self.samples.append((ex.text, codes))
             for field, code in codes.items():
                 self.fields[field].codes[code] += ex.weight
                 self.fields[field].total += ex.weight

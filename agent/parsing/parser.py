@@ -12,7 +12,7 @@ import numpy as np
 from adapters.domain import CATEGORIES, CatalogEntry
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
-from agent.parsing.history_merge import combine_history
+from agent.parsing.history_merge import catalog_reliability, combine_history
 from agent.parsing.lexicon import extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
@@ -92,6 +92,7 @@ class CatalogParser:
         self.matcher = CatalogMatcher(self.entries, extra_forms(self.entries))
         self.normalizer = normalizer
         self.history = history
+        self._agree: tuple[int, dict[str, float]] | None = None
         self._forms = {normalize(f) for e in self.entries for f in e.surface_forms()}
         self._priority_codes = {e.code for e in self.entries if e.category == "priority"}
 
@@ -105,7 +106,9 @@ class CatalogParser:
             _record(result)
         return result
 
-    def _parse(self, text: str, norm: str) -> tuple[ParseResult, list[list[Match]]]:
+    def _parse(
+        self, text: str, norm: str, teach: bool = True
+    ) -> tuple[ParseResult, list[list[Match]]]:
         """Catalog and lexicon matching, span selection and field resolution."""
         selected = [g for g in _select_spans(self.matcher.find(norm)) if not _is_level(norm, g)]
         fields: dict[str, FieldValue] = {}
@@ -123,9 +126,17 @@ class CatalogParser:
             by_tag = tag_equipment(tag, self.entries)
             if by_tag is not None:
                 fields["equipment"] = FieldValue(by_tag.code, 0.6, "tag", tag)
-        if self.history is not None:
-            combine_history(self.history, text, fields, self.by_key)
+        if self.history is not None and teach:
+            combine_history(self.history, text, fields, self.by_key, self._reliability())
         return ParseResult(text, fields, tag, context), selected
+
+    def _reliability(self) -> dict[str, float]:
+        """How often the catalog alone agrees with the people who coded the history, per field
+        (measured once on recent coded texts; a subtree match counts half)."""
+        assert self.history is not None
+        if self._agree is None or self._agree[0] != self.history.examples:
+            self._agree = (self.history.examples, catalog_reliability(self, self.history))
+        return self._agree[1]
 
     def _resolve(
         self, category: str, selected: Sequence[list[Match]], norm: str

@@ -10,6 +10,7 @@ from agent.parsing.parser import CatalogParser
 ENTRIES = [
     CatalogEntry("location", "ZA", "정제 구역", "Refining area"),
     CatalogEntry("location", "ZB", "출하 구역", "Shipping area"),
+    CatalogEntry("location", "ZC", "저장 구역", "Storage area"),
     CatalogEntry("equipment", "E-PMP", "펌프", "Pump"),
     CatalogEntry("equipment", "E-MTR", "모터", "Motor"),
     CatalogEntry("equipment", "E-VLV", "밸브", "Valve"),
@@ -38,6 +39,13 @@ def _history() -> HistoryModel:
         ("shipping dock valve dripping", "E-VLV", "F-LEK", "ZB"),
         ("rfn sensor u/s", "E-SNS", "F-BRK", "ZA"),
         ("dock motor gunked up", "E-MTR", "F-PLG", "ZB"),
+        ("rfn motor running hot", "E-MTR", "F-HOT", "ZA"),
+        ("dock tank u/s", "E-TNK", "F-BRK", "ZB"),
+        ("rfn valve gunked up", "E-VLV", "F-PLG", "ZA"),
+        ("yard tank running hot", "E-TNK", "F-HOT", "ZC"),
+        ("yard pump u/s", "E-PMP", "F-BRK", "ZC"),
+        ("yard valve dripping", "E-VLV", "F-LEK", "ZC"),
+        ("yard sensor gunked up", "E-SNS", "F-PLG", "ZC"),
     ]
     model = HistoryModel()
     model.add(
@@ -55,8 +63,8 @@ def test_history_teaches_shorthand_the_catalog_does_not_name() -> None:
         got = taught.parse(text).fields["failure_mode"]
         assert got.code == code, text
         assert got.method == "history" and got.words
-    assert taught.parse("rfn tank dripping").code("location") == "ZA"
-    assert taught.parse("dock valve dripping").code("location") == "ZB"
+    assert plain.parse("yard motor dripping").code("location") is None
+    assert taught.parse("yard motor dripping").code("location") == "ZC"
 
 
 def test_history_does_not_overrule_a_clear_catalog_name_it_never_saw_against() -> None:
