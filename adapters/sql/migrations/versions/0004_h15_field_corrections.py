@@ -1,7 +1,7 @@
 """field corrections (issue 15: corrections become knowledge)
 
 Revision ID: h15_field_corrections
-Revises: 0002
+Revises: 0003_lifecycle_outbox
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "h15_field_corrections"
-down_revision = "0002"
+down_revision = "0003_lifecycle_outbox"
 branch_labels = None
 depends_on = None
 
