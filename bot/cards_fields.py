@@ -65,6 +65,15 @@ def _name(code: str, ko: str, en: str, lang: int) -> str:
     return f"{name} ({code})" if name and name != code else code
 
 
+def _sureness(confidence: float) -> tuple[str, str]:
+    """Confidence in words: technicians' cards carry no percentages."""
+    if confidence >= 0.85:
+        return ("확실", "sure")
+    if confidence >= 0.6:
+        return ("대체로 확실", "fairly sure")
+    return ("불확실", "unsure")
+
+
 def provenance(response: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(field label, 'words → how · confidence') for every field that has a code."""
     lang = _lang(response)
@@ -76,8 +85,8 @@ def provenance(response: Mapping[str, Any]) -> list[tuple[str, str]]:
             continue
         how = _HOW.get(str(value.get("method") or ""), (str(value.get("method") or "-"),) * 2)
         words = str(value.get("surface") or "").strip() or "-"
-        confidence = round(float(value.get("confidence") or 0.0) * 100)
-        out.append((_LABEL[field][lang], f"“{words}” → {how[lang]} · {confidence}%"))
+        sure = _sureness(float(value.get("confidence") or 0.0))[lang]
+        out.append((_LABEL[field][lang], f"“{words}” → {how[lang]} · {sure}"))
     return out
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent.parsing.corrections import CorrectionError, record_correction
-from bot.feedback import FeedbackService, _pack
+from bot.feedback import FeedbackService
 
 if TYPE_CHECKING:
     from agent.context import PMark
@@ -55,5 +55,5 @@ class FieldFixes:
                 "surface": user_id,
             }
         updated = {**response, "notification": view}
-        self.feedback._answers.put(answer_id, _pack(updated))
+        self.feedback.remember(updated)
         return updated
