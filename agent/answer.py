@@ -46,6 +46,9 @@ def notification_view(
             "name_ko": ko,
             "name_en": en,
             "confidence": round(float(value["confidence"]) if value else 0.0, 3),
+            # Provenance for the card's "why": how the code was found, from which words.
+            "method": value.get("method", "") if value else "",
+            "surface": value.get("surface", "") if value else "",
         }
     view["equipment_tag"] = tag
     return view

@@ -18,6 +18,7 @@ from adapters.sql.repository import Repository, UpsertCounts
 if TYPE_CHECKING:
     from adapters.embeddings.base import Embedder
     from adapters.search.base import SearchIndex
+    from adapters.sql.corrections import CorrectionStore
     from agent.parsing.parser import CatalogParser
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,13 @@ class PMark:
         url = s.sqlalchemy_url()
         upgrade(url)
         return Repository.from_url(url, s.db_pool_size, s.db_max_overflow, s.db_pool_recycle)
+
+    @cached_property
+    def corrections(self) -> CorrectionStore:
+        """People's corrections of parsed fields (issue 15)."""
+        from adapters.sql.corrections import CorrectionStore
+
+        return CorrectionStore(self.repo.engine)
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -104,8 +112,21 @@ class PMark:
         if replace:
             self._clear_index()
         counts = self.repo.upsert_notifications(parsed.rows, replace=replace)
+        self._teach(parsed.rows, replace)
         indexed = self.index_notifications(parsed.rows, progress)
         return ImportReport(counts, parsed.errors, parsed.encoding, sorted(unknown), indexed)
+
+    def _teach(self, rows: Sequence[Notification], replace: bool) -> None:
+        """Coded notifications teach a parser already built; a replaced history rebuilds it."""
+        parser = self.__dict__.get("parser")
+        if parser is None:
+            return
+        if replace or parser.history is None:
+            self.__dict__.pop("parser", None)
+            return
+        from agent.parsing.history import examples_of
+
+        parser.history.add(examples_of(rows))
 
     def index_notifications(
         self, items: Sequence[Notification], progress: Callable[[int, int], None] | None = None

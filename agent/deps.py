@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from adapters.domain import CatalogEntry
 from adapters.llm.base import LLM
 from adapters.search.embedded import EmbeddedIndex
 from adapters.settings import Settings
+from adapters.sql.repository import NormalizationDecision
 from agent.parsing.parser import CatalogParser
 from agent.recommend.service import Recommender
 
@@ -28,6 +30,8 @@ class AgentDeps:
     k: int = 5
     # Whether search runs in this process (CPU, run on the loop) or on a server (I/O, threaded).
     search_in_process: bool = False
+    # Where every normalization made in a turn goes for review (issue 15); None: not kept.
+    review_log: Callable[[Sequence[NormalizationDecision]], None] | None = None
 
     @classmethod
     def from_context(cls, ctx: PMark, llm: LLM | None = None) -> AgentDeps:
@@ -44,6 +48,7 @@ class AgentDeps:
             catalog={(e.category, e.code): e for e in entries},
             llm=llm,
             search_in_process=isinstance(ctx.index, EmbeddedIndex),
+            review_log=ctx.repo.log_normalizations,
         )
 
     def names(self, category: str, code: str | None) -> tuple[str, str]:

@@ -21,6 +21,7 @@ from agent.context import PMark
 from agent.runner import Agent
 from agent.service import open_agent
 from bot.feedback import FeedbackService
+from bot.field_fixes import FieldFixes
 from bot.health import CHECKS, READY, Check, add_routes
 from bot.http_guard import body_timeout, quiet_bad_requests
 from bot.jobs import start_background
@@ -122,6 +123,8 @@ def build_app(
             )
             stack.push_async_callback(teams.aclose)
             app[TEAMS] = teams
+            fixes = _field_fixes(context, feedback)
+            teams.fixes = fixes
             replayer = Replayer(spool, agent.watch, lambda coro, name: background.spawn(coro, name))
             replayer.register("teams-message", teams.replay)
             replayer.register("feedback", feedback.replay)
@@ -130,6 +133,7 @@ def build_app(
                     settings, agent, context.repo, feedback, limiter, background, spool
                 )
                 replayer.register("slack-message", slack.replay)
+                slack.fixes = fixes
                 app[SLACK] = slack
             else:
                 log.info("Slack is not configured (PMARK_SLACK_BOT_TOKEN/SIGNING_SECRET)")
@@ -236,3 +240,11 @@ def run(host: str | None = None, port: int | None = None) -> None:
     # The process ends now: hide the heap from the collector's last passes at exit, which
     # walked the whole model-laden heap for 5-10 s on a busy machine after a clean stop.
     gc.freeze()
+
+
+def _field_fixes(context: PMark, feedback: FeedbackService) -> FieldFixes:
+    """Card corrections of parsed fields, with the catalog's codes offered by name (issue 15)."""
+    from bot.cards_fields import set_options
+
+    set_options(context.catalog())
+    return FieldFixes(context, feedback)

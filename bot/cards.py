@@ -28,6 +28,7 @@ from bot.card_parts import (
     lang_of,
 )
 from bot.card_slack import SLACK_TEXT, slack_escape
+from bot.cards_fields import slack_fields_section, teams_fields_section
 
 __all__ = [
     "CHOICE_VERB",
@@ -92,6 +93,7 @@ TEAMS_SECTIONS: list[Section] = [
     teams.recs_section,
     teams.missing_section,
     teams.choices_section,
+    teams_fields_section,
     teams.degraded_section,
     teams.closed_section,
     _teams_lifecycle_tail,
@@ -108,6 +110,7 @@ SLACK_SECTIONS: list[Section] = [
     slack.recs_section,
     slack.missing_section,
     slack.choices_section,
+    slack_fields_section,
     slack.degraded_section,
     _slack_file_section,
     _slack_lifecycle_tail,

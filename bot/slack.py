@@ -30,9 +30,11 @@ from bot.cards import (
     plain_text,
     slack_blocks,
 )
+from bot.cards_fields import SLACK_FIX_PREFIX, slack_fix
 from bot.cards_lifecycle import SLACK_ADD_ACTION
 from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
+from bot.field_fixes import FieldFixes
 from bot.jobs import Background
 from bot.mentions import slack_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -71,6 +73,7 @@ class SlackBot:
         self.agent = agent
         self.repo = repo
         self.feedback = feedback
+        self.fixes: FieldFixes | None = None  # set by the app: card corrections (issue 15)
         self.limiter = limiter
         self.background = background
         self.client = AsyncWebClient(
@@ -116,6 +119,7 @@ class SlackBot:
         app.action("pmark_file")(self._on_file)
         app.action(SLACK_ADD_ACTION)(self._on_add)
         app.action(re.compile(r"^pmark_choice_"))(self._on_choice)
+        app.action(re.compile(f"^{SLACK_FIX_PREFIX}"))(self._on_fix)
         app.command("/pmark")(self._on_command)
         # Everything else is acknowledged so Slack does not retry it.
         app.event(re.compile(".*"))(self._ignore)
@@ -467,6 +471,17 @@ class SlackBot:
         user = str((body.get("user") or {}).get("id") or "")
         if choice and channel and user:
             self._start_turn(channel, thread_ts, user, choice)
+
+    async def _on_fix(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        fix = slack_fix(action, str(action.get("block_id") or ""))
+        user = str((body.get("user") or {}).get("id") or "")
+        if fix is None or not user or self.fixes is None:
+            return
+        answer_id, thread, field, code = fix
+        fixed = await self.fixes.fix(user, answer_id, thread, {field: code})
+        if fixed is not None:
+            await self._update(body, VoteResult(True, fixed))
 
     async def _update(self, body: dict[str, Any], result: VoteResult) -> None:
         if result.response is None:

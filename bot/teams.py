@@ -51,9 +51,11 @@ from bot.cards import (
     teams_attachment,
     teams_card,
 )
+from bot.cards_fields import FIX_VERB, teams_fixes
 from bot.cards_lifecycle import ADD_VERB
 from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
+from bot.field_fixes import FieldFixes
 from bot.jobs import Background
 from bot.mentions import teams_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -208,6 +210,7 @@ class TeamsBot:
         self.agent = agent
         self.repo = repo
         self.feedback = feedback
+        self.fixes: FieldFixes | None = None  # set by the app: card corrections (issue 15)
         self.limiter = limiter
         self.background = background
         self.app_id = settings.microsoft_app_id or ""
@@ -683,6 +686,18 @@ class TeamsBot:
                     body = invoke_message_response(
                         "✓" if result.error is None else "이 답변은 더 이상 수정할 수 없어요."
                     )
+            elif data.get("verb") == FIX_VERB and self.fixes is not None:
+                fixed = await self.fixes.fix(
+                    _user_id(activity),
+                    str(data.get("answer_id") or ""),
+                    str(data.get("thread") or ""),
+                    teams_fixes(data),
+                )
+                body = (
+                    invoke_card_response(teams_card(fixed))
+                    if fixed is not None
+                    else invoke_message_response("✓")
+                )
             else:
                 body = invoke_message_response("✓")
         elif name == "message/submitAction":

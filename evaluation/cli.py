@@ -116,19 +116,34 @@ def _pct(value: Any) -> str:
     return f"{value * 100:.1f}%" if isinstance(value, int | float) else "–"
 
 
-def _print_parsing(m: dict[str, Any]) -> None:
+def _print_parsing(m: dict[str, Any], name: str = "parsing") -> None:
     fields = ", ".join(f"{f} {_pct(v)}" for f, v in m["field_accuracy"].items())
-    typer.echo(f"parsing: {m['n']} sentences, weighted accuracy {_pct(m['weighted_accuracy'])}")
+    split = f" [{m['split']}]" if m.get("split") else ""
+    typer.echo(
+        f"{name}{split}: {m['n']} sentences, weighted accuracy {_pct(m['weighted_accuracy'])}"
+    )
     typer.echo(f"  exact match by field: {fields}")
     if m.get("by_language"):
         langs = ", ".join(f"{k} {_pct(v)}" for k, v in m["by_language"].items())
         typer.echo(f"  by language: {langs}")
 
 
-def _print_retrieval(m: dict[str, Any]) -> None:
+def _print_splits(metrics: dict[str, Any]) -> None:
+    """The held-out test splits and the corrections in use, after the dev split (issue 15)."""
+    if "parsing_test" in metrics:
+        _print_parsing(metrics["parsing_test"], "parsing")
+    if "parsing_corrected" in metrics:
+        c = metrics["parsing_corrected"]
+        typer.echo(f"parsing [{c['scenario']}]: {c['n']} corrected fields, {_pct(c['accuracy'])}")
+    if "retrieval_test" in metrics:
+        _print_retrieval(metrics["retrieval_test"], "retrieval")
+
+
+def _print_retrieval(m: dict[str, Any], name: str = "retrieval") -> None:
     k = m["k"]
+    split = f" [{m['split']}]" if m.get("split") else ""
     typer.echo(
-        f"retrieval: {m['n']} queries ({m['n_skipped']} without relevant items skipped): "
+        f"{name}{split}: {m['n']} queries ({m['n_skipped']} without relevant items skipped): "
         f"P@{k} {_pct(m['precision_at_k'])}, Recall@{k} {_pct(m['recall_at_k'])}, "
         f"MRR@{k} {_pct(m['mrr'])}, nDCG@{k} {_pct(m['ndcg_at_k'])}, "
         f"hit rate {_pct(m['hit_rate'])}"
@@ -169,6 +184,7 @@ def parsing_cmd(
         _echo_json({**metrics, "run_id": result.run_id, "config": config, "experiment": filed})
     else:
         _print_parsing(metrics)
+        _print_splits(result.metrics)
         typer.echo(f"stored as run {result.run_id}, {_filed(filed)}")
 
 
@@ -202,6 +218,7 @@ def retrieval_cmd(
         _echo_json({**metrics, "run_id": result.run_id, "config": config, "experiment": filed})
     else:
         _print_retrieval(metrics)
+        _print_splits(result.metrics)
         typer.echo(f"stored as run {result.run_id}, {_filed(filed)}")
 
 
@@ -239,6 +256,7 @@ def run_cmd(
         return
     _print_parsing(result.metrics["parsing"])
     _print_retrieval(result.metrics["retrieval"])
+    _print_splits(result.metrics)
     if "feedback" in result.metrics:
         _print_feedback(result.metrics["feedback"])
     typer.echo(

@@ -38,6 +38,7 @@ from evaluation.datasets import (
     load_retrieval_gold,
 )
 from evaluation.digest_delivery import build_digest, digest_payload, digest_targets, send_digest
+from evaluation.gold_splits import add_parse_splits, add_retrieval_splits
 from evaluation.metrics import (
     PARSE_FIELDS,
     aggregate_parsing,
@@ -391,10 +392,12 @@ class Evaluator:
                 outcome = self.parsing(load_parse_gold(parse_gold), parse_config)
                 metrics["parsing"], details["parsing"] = outcome.metrics, outcome.rows
                 perf["parse"] = outcome.metrics["latency_ms"]
+                add_parse_splits(self, parse_gold, parse_config, metrics, details)
             if retrieval_gold is not None:
                 outcome = self.retrieval(load_retrieval_gold(retrieval_gold), k, retrieval_config)
                 metrics["retrieval"], details["retrieval"] = outcome.metrics, outcome.rows
                 perf["retrieve"] = outcome.metrics["latency_ms"]
+                add_retrieval_splits(self, retrieval_gold, k, retrieval_config, metrics, details)
             if feedback:
                 outcome = self.feedback(k, retrieval_config)
                 metrics["feedback"], details["feedback"] = outcome.metrics, outcome.rows

@@ -148,6 +148,20 @@ class NormalizationLogRow(Base):
     method: Mapped[str] = mapped_column(String(32))
 
 
+class FieldCorrectionRow(Base):
+    """A person's correction of one parsed field: who, the text, the old and the new code."""
+
+    __tablename__ = "field_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    old_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    new_code: Mapped[str] = mapped_column(String(64))
+
+
 class ProcessedEventRow(Base):
     """Ids of channel deliveries already accepted, so redeliveries are processed once."""
 

@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from adapters.domain import CATEGORIES, CatalogEntry
+from agent.parsing.compound import head_of
+from agent.parsing.history import HistoryModel
+from agent.parsing.history_merge import catalog_reliability, combine_history
 from agent.parsing.lexicon import extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
@@ -42,6 +45,7 @@ class FieldValue:
     confidence: float
     method: str = "none"
     surface: str = ""
+    words: tuple[str, ...] = ()  # what the history read as evidence for this code
 
 
 @dataclass
@@ -51,6 +55,7 @@ class ParseResult:
     text: str
     fields: dict[str, FieldValue]
     equipment_tag: str | None = None
+    context_equipment: tuple[str, ...] = ()  # other equipment named beside the one worked on
     decisions: list[tuple[str, str, str | None, float, str]] = field(default_factory=list)
 
     def code(self, category: str) -> str | None:
@@ -80,11 +85,14 @@ class CatalogParser:
         self,
         entries: Iterable[CatalogEntry],
         normalizer: VectorNormalizer | None = None,
+        history: HistoryModel | None = None,
     ) -> None:
         self.entries = list(entries)
         self.by_key = {(e.category, e.code): e for e in self.entries}
         self.matcher = CatalogMatcher(self.entries, extra_forms(self.entries))
         self.normalizer = normalizer
+        self.history = history
+        self._agree: tuple[int, dict[str, float]] | None = None
         self._forms = {normalize(f) for e in self.entries for f in e.surface_forms()}
         self._priority_codes = {e.code for e in self.entries if e.category == "priority"}
 
@@ -98,12 +106,17 @@ class CatalogParser:
             _record(result)
         return result
 
-    def _parse(self, text: str, norm: str) -> tuple[ParseResult, list[list[Match]]]:
+    def _parse(
+        self, text: str, norm: str, teach: bool = True
+    ) -> tuple[ParseResult, list[list[Match]]]:
         """Catalog and lexicon matching, span selection and field resolution."""
         selected = [g for g in _select_spans(self.matcher.find(norm)) if not _is_level(norm, g)]
         fields: dict[str, FieldValue] = {}
+        context: tuple[str, ...] = ()
         for category in CATEGORIES:
-            fields[category] = self._resolve(category, selected)
+            fields[category], others = self._resolve(category, selected, norm)
+            if category == "equipment":
+                context = others
         if fields["priority"].code is None:
             m = _PRIORITY_NUMBER.search(norm)
             if m and m.group(1) in self._priority_codes:
@@ -113,13 +126,25 @@ class CatalogParser:
             by_tag = tag_equipment(tag, self.entries)
             if by_tag is not None:
                 fields["equipment"] = FieldValue(by_tag.code, 0.6, "tag", tag)
-        return ParseResult(text=text, fields=fields, equipment_tag=tag), selected
+        if self.history is not None and teach:
+            combine_history(self.history, text, fields, self.by_key, self._reliability())
+        return ParseResult(text, fields, tag, context), selected
 
-    def _resolve(self, category: str, selected: Sequence[list[Match]]) -> FieldValue:
+    def _reliability(self) -> dict[str, float]:
+        """How often the catalog alone agrees with the people who coded the history, per field
+        (measured once on recent coded texts; a subtree match counts half)."""
+        assert self.history is not None
+        if self._agree is None or self._agree[0] != self.history.examples:
+            self._agree = (self.history.examples, catalog_reliability(self, self.history))
+        return self._agree[1]
+
+    def _resolve(
+        self, category: str, selected: Sequence[list[Match]], norm: str
+    ) -> tuple[FieldValue, tuple[str, ...]]:
         spans = [[m for m in group if m.entry.category == category] for group in selected]
         spans = [g for g in spans if g]
         if not spans:
-            return FieldValue(None, 0.0)
+            return FieldValue(None, 0.0), ()
         chosen_codes = {m.entry.code for g in spans for m in g}
         # A span naming several codes ("A동" in every plant) is settled by the codes around it.
         resolved: list[Match] = []
@@ -147,15 +172,19 @@ class CatalogParser:
             )
         ]
         if not kept:
-            return FieldValue(None, 0.0)
+            return FieldValue(None, 0.0), ()
         distinct = {m.entry.code for m in kept}
-        # Technicians name the machine first and then the part that misbehaves
-        # ("쿨링타워 팬 진동", "recip comp valve noise"): the first mention is the subject.
-        pick = min(kept, key=lambda m: m.start)
+        # Of a compound ("fuel level sensor", "냉각수 펌프 모터") the head, its last noun, is the
+        # object worked on; other mentions further away are context.
+        if category == "equipment":
+            pick = head_of(kept, selected, norm)
+        else:
+            pick = min(kept, key=lambda m: m.start)
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)
         if pick.method == "ambiguous":
             confidence *= 0.6
-        return FieldValue(pick.entry.code, confidence, pick.method, pick.surface)
+        others = tuple(sorted(distinct - {pick.entry.code}))
+        return FieldValue(pick.entry.code, confidence, pick.method, pick.surface), others
 
     def _ancestors(self, entry: CatalogEntry) -> set[str]:
         out: set[str] = set()

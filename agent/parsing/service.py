@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.sql.repository import NormalizationDecision
+from agent.parsing.history import HistoryModel, examples_of
 from agent.parsing.normalizer import VectorNormalizer
 from agent.parsing.parser import CatalogParser, ParseResult
 
@@ -30,7 +31,22 @@ def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
             )
         except Exception:  # the parser must work without embeddings
             log.exception("vector normalization unavailable; parsing with the catalog only")
-    return CatalogParser(entries, normalizer)
+    return CatalogParser(entries, normalizer, learn_history(ctx))
+
+
+def learn_history(ctx: PMark) -> HistoryModel:
+    """The plant's coded notifications and people's corrections, read from the database."""
+    history = HistoryModel()
+    for batch in ctx.repo.iter_notifications():
+        history.add(examples_of(batch))
+    try:
+        corrections = ctx.corrections.all()
+    except Exception:  # a database not yet migrated to the corrections table
+        log.exception("corrections unavailable; the parser learns from notifications only")
+        corrections = []
+    for c in corrections:
+        history.correct(c.text, c.category, c.new_code)
+    return history
 
 
 def decisions_of(result: ParseResult) -> list[NormalizationDecision]:

@@ -89,8 +89,11 @@ def test_a_more_specific_code_wins_over_its_parent(parser: CatalogParser) -> Non
     assert codes(parser, "부산공장 유틸동 모터 과열")["location"] == "BUS-UT"
 
 
-def test_first_named_machine_is_the_subject(parser: CatalogParser) -> None:
-    assert codes(parser, "압축기 모터 과열")["equipment"] == "CMP"
+def test_the_head_of_a_compound_is_the_subject(parser: CatalogParser) -> None:
+    # Issue 15: "compressor motor" is a motor; the compressor stays as context for search.
+    assert codes(parser, "압축기 모터 과열")["equipment"] == "MTR"
+    assert parser.parse("압축기 모터 과열").context_equipment == ("CMP",)
+    assert codes(parser, "압축기 과열, 모터 옆")["equipment"] == "CMP"
 
 
 def test_measured_levels_are_not_priorities(parser: CatalogParser) -> None:

@@ -1,0 +1,116 @@
+"""One confidence per field from catalog matches and the history's evidence."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING
+
+from adapters.domain import CatalogEntry
+from agent.parsing.history import FIELDS, HistoryModel
+from agent.parsing.textnorm import normalize
+
+if TYPE_CHECKING:
+    from agent.parsing.parser import CatalogParser, FieldValue
+
+# The history acts only on a word that alone makes its code this likely (P(code | word)).
+SUPPORT_MIN = 0.35
+# Below this posterior the history's guess is not put on a field the catalog left empty.
+FILL_FLOOR = 0.15
+# A child of the catalog's code needs this posterior ("cw pump" → cooling water pump).
+REFINE_FLOOR = 0.5
+# Overruling a catalog match takes a stronger word.
+OVERRULE_SUPPORT = 0.6
+
+
+def combine_history(
+    history: HistoryModel,
+    text: str,
+    fields: MutableMapping[str, FieldValue],
+    by_key: Mapping[tuple[str, str], CatalogEntry],
+    reliability: Mapping[str, float],
+) -> None:
+    """Fold the history's evidence (and remembered corrections) into the catalog's fields.
+
+    The history is the teacher of what the catalog cannot read, not a second opinion on what
+    it read plainly: it fills an empty field only on a word that points to a code (not on the
+    prior: an unsaid priority stays unsaid), refines a catalog code to a child only on words
+    beyond the catalog's own match ("cw pump" → cooling water pump; "2공장" stays plant 2), and
+    overrules a catalog match only when its own word is strong and the combined odds agree.
+    """
+    from agent.parsing.parser import FieldValue
+
+    evidence = history.evidence(text)
+    for field in FIELDS:
+        recalled = history.recall(text, field)
+        if recalled is not None and (field, recalled) in by_key:
+            fields[field] = FieldValue(recalled, 0.97, "correction", text.strip()[:60])
+            continue
+        ev = evidence.get(field)
+        if ev is None or ev.support < SUPPORT_MIN or (field, ev.code) not in by_key:
+            continue
+        current = fields[field]
+        posterior = {c: p for c, p in ev.posterior.items() if (field, c) in by_key}
+        if current.code is None:
+            if ev.probability >= FILL_FLOOR:
+                surface = " ".join(ev.words[:2])
+                fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
+            continue
+        beyond = [w for w in ev.words if not _within(w, current.surface)]
+        if ev.code == current.code or not beyond:
+            agree = posterior.get(current.code, 0.0)
+            confidence = 1.0 - (1.0 - current.confidence) * (1.0 - agree)
+            fields[field] = FieldValue(
+                current.code, confidence, current.method, current.surface, ev.words
+            )
+            continue
+        if _descends(by_key, field, ev.code, current.code):
+            if ev.probability >= REFINE_FLOOR:
+                fields[field] = FieldValue(ev.code, ev.probability, "history", beyond[0], ev.words)
+            continue
+        # The catalog as a classifier right `a` of the time: its code's odds times a(K-1)/(1-a).
+        a = min(0.995, reliability.get(field, 0.5))
+        bonus = math.log(a * max(1, len(posterior) - 1) / (1.0 - a)) * current.confidence
+        floor = min(posterior.values()) * 0.5
+        theirs = math.log(ev.probability)
+        ours = math.log(posterior.get(current.code, floor)) + bonus
+        if ev.support >= OVERRULE_SUPPORT and theirs > ours:
+            odds = 1.0 / (1.0 + math.exp(ours - theirs))
+            fields[field] = FieldValue(ev.code, odds, "history", beyond[0], ev.words)
+
+
+def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[str, float]:
+    """Per field, the share of recent coded texts whose catalog-only code matches the coder's
+    (an ancestor of it counts half), smoothed toward one half."""
+    hits: dict[str, float] = dict.fromkeys(FIELDS, 1.0)
+    seen: dict[str, float] = dict.fromkeys(FIELDS, 2.0)
+    for text, codes in list(history.samples):
+        result, _ = parser._parse(text, normalize(text), teach=False)
+        for field, coded in codes.items():
+            got = result.fields[field].code
+            if field not in hits or got is None:
+                continue
+            seen[field] += 1.0
+            if got == coded:
+                hits[field] += 1.0
+            elif _descends(parser.by_key, field, coded, got):
+                hits[field] += 0.5
+    return {f: hits[f] / seen[f] for f in FIELDS}
+
+
+def _within(word: str, surface: str) -> bool:
+    """Whether a history word is part of what the catalog matched (spaces ignored)."""
+    return bool(surface) and word.replace(" ", "") in surface.lower().replace(" ", "")
+
+
+def _descends(
+    by_key: Mapping[tuple[str, str], CatalogEntry], field: str, code: str, ancestor: str
+) -> bool:
+    seen: set[str] = set()
+    entry = by_key.get((field, code))
+    while entry is not None and entry.parent and entry.parent not in seen:
+        if entry.parent == ancestor:
+            return True
+        seen.add(entry.parent)
+        entry = by_key.get((field, entry.parent))
+    return False

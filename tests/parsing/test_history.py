@@ -1,0 +1,109 @@
+"""History as a teacher, and the head of a compound, on a small names-only catalog."""
+
+from __future__ import annotations
+
+from adapters.domain import CatalogEntry
+from agent.parsing.history import Example, HistoryModel
+from agent.parsing.parser import CatalogParser
+
+# Names only, no synonyms: a plant PMark has never seen.
+ENTRIES = [
+    CatalogEntry("location", "ZA", "정제 구역", "Refining area"),
+    CatalogEntry("location", "ZB", "출하 구역", "Shipping area"),
+    CatalogEntry("location", "ZC", "저장 구역", "Storage area"),
+    CatalogEntry("equipment", "E-PMP", "펌프", "Pump"),
+    CatalogEntry("equipment", "E-MTR", "모터", "Motor"),
+    CatalogEntry("equipment", "E-VLV", "밸브", "Valve"),
+    CatalogEntry("equipment", "E-SNS", "센서", "Sensor"),
+    CatalogEntry("equipment", "E-TNK", "탱크", "Tank"),
+    CatalogEntry("failure_mode", "F-PLG", "막힘", "Plugged"),
+    CatalogEntry("failure_mode", "F-BRK", "고장", "Breakdown"),
+    CatalogEntry("failure_mode", "F-HOT", "과열", "Overheating"),
+    CatalogEntry("failure_mode", "F-LEK", "외부 누설", "External leakage"),
+    CatalogEntry("priority", "1", "긴급", "Emergency"),
+    CatalogEntry("priority", "3", "보통", "Normal"),
+]
+
+
+def _history() -> HistoryModel:
+    said = [
+        ("strainer gunked up again at the tank", "E-TNK", "F-PLG", "ZA"),
+        ("pump inlet gunked up", "E-PMP", "F-PLG", "ZA"),
+        ("valve u/s need new one", "E-VLV", "F-BRK", "ZB"),
+        ("motor u/s tripped hard", "E-MTR", "F-BRK", "ZB"),
+        ("pump running hot n smelly", "E-PMP", "F-HOT", "ZA"),
+        ("motor running hot", "E-MTR", "F-HOT", "ZB"),
+        ("tank dripping everywhere", "E-TNK", "F-LEK", "ZB"),
+        ("pump dripping at seal", "E-PMP", "F-LEK", "ZA"),
+        ("rfn area pump dripping", "E-PMP", "F-LEK", "ZA"),
+        ("shipping dock valve dripping", "E-VLV", "F-LEK", "ZB"),
+        ("rfn sensor u/s", "E-SNS", "F-BRK", "ZA"),
+        ("dock motor gunked up", "E-MTR", "F-PLG", "ZB"),
+        ("rfn motor running hot", "E-MTR", "F-HOT", "ZA"),
+        ("dock tank u/s", "E-TNK", "F-BRK", "ZB"),
+        ("rfn valve gunked up", "E-VLV", "F-PLG", "ZA"),
+        ("yard tank running hot", "E-TNK", "F-HOT", "ZC"),
+        ("yard pump u/s", "E-PMP", "F-BRK", "ZC"),
+        ("yard valve dripping", "E-VLV", "F-LEK", "ZC"),
+        ("yard sensor gunked up", "E-SNS", "F-PLG", "ZC"),
+    ]
+    model = HistoryModel()
+    model.add(
+        Example(t, {"equipment": e, "failure_mode": f, "location": loc, "priority": "3"})
+        for t, e, f, loc in said
+    )
+    return model
+
+
+def test_history_teaches_shorthand_the_catalog_does_not_name() -> None:
+    plain = CatalogParser(ENTRIES)
+    taught = CatalogParser(ENTRIES, history=_history())
+    for text, code in (("valve gunked up", "F-PLG"), ("sensor u/s", "F-BRK")):
+        assert plain.parse(text).code("failure_mode") is None
+        got = taught.parse(text).fields["failure_mode"]
+        assert got.code == code, text
+        assert got.method == "history" and got.words
+    assert plain.parse("yard motor dripping").code("location") is None
+    assert taught.parse("yard motor dripping").code("location") == "ZC"
+
+
+def test_history_does_not_overrule_a_clear_catalog_name_it_never_saw_against() -> None:
+    taught = CatalogParser(ENTRIES, history=_history())
+    result = taught.parse("펌프 과열 긴급")
+    assert result.code("equipment") == "E-PMP"
+    assert result.code("failure_mode") == "F-HOT"
+    assert result.code("priority") == "1"
+
+
+def test_confidence_is_a_probability_that_grows_with_agreement() -> None:
+    taught = CatalogParser(ENTRIES, history=_history())
+    alone = taught.parse("tank gunked up").fields["failure_mode"]
+    both = taught.parse("tank gunked up, plugged").fields["failure_mode"]
+    assert alone.code == both.code == "F-PLG"
+    assert 0.0 < alone.confidence <= both.confidence <= 1.0
+
+
+def test_a_correction_changes_the_next_parse_of_the_same_phrase() -> None:
+    history = _history()
+    parser = CatalogParser(ENTRIES, history=history)
+    text = "pump gunked up"
+    assert parser.parse(text).code("failure_mode") == "F-PLG"
+    history.correct(text, "failure_mode", "F-BRK")
+    after = parser.parse(text).fields["failure_mode"]
+    assert after.code == "F-BRK" and after.method == "correction"
+
+
+def test_head_of_a_compound_is_the_object_worked_on() -> None:
+    parser = CatalogParser(ENTRIES)
+    cases = {
+        "pump motor running hot": "E-MTR",
+        "펌프 모터 과열": "E-MTR",
+        "tank level sensor broken": "E-SNS",
+        "탱크 레벨 센서 고장": "E-SNS",
+        "탱크레벨센서 고장": "E-SNS",
+        "valve leaking, near the pump": "E-VLV",
+    }
+    for text, code in cases.items():
+        result = parser.parse(text)
+        assert result.code("equipment") == code, text
+    assert parser.parse("pump motor running hot").context_equipment == ("E-PMP",)
