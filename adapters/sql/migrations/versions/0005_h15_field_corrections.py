@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "h15_field_corrections"
-down_revision = "0003_lifecycle_outbox"
+down_revision = "h18_experiment_runs"
 branch_labels = None
 depends_on = None
 
