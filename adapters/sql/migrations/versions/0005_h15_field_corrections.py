@@ -1,7 +1,7 @@
 """field corrections (issue 15: corrections become knowledge)
 
 Revision ID: h15_field_corrections
-Revises: 0003_lifecycle_outbox
+Revises: h18_experiment_runs
 Create Date: 2026-12-04 16:30:00
 """
 
