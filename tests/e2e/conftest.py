@@ -159,7 +159,7 @@ def served(playground_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             TEAMSAPPTESTER_BROWSER="none",
             M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(HERE / "playground.yml"),
             M365_AGENTS_PLAYGROUND_LOGFILE=str(SHOTS / "playground-devtools.log"),
-            NODE_OPTIONS=f"--require {HERE / 'loopback.cjs'}",
+            NODE_OPTIONS=f"--require {REPO / 'scripts' / 'playground_loopback.cjs'}",
         )
         pg_log = SHOTS / "playground.log"
         with pg_log.open("wb") as out:
