@@ -85,9 +85,7 @@ def render_home(status: Status, ready: bool) -> str:
         ("Teams", status.teams),
         ("Slack", "configured" if status.slack else "not configured"),
     ]
-    table = "\n".join(
-        f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows
-    )
+    table = "\n".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     links = []
     if status.playground:
         links.append(

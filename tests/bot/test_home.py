@@ -92,9 +92,11 @@ def test_configured_backends_are_named_without_secrets_hosts_or_ids(tmp_path: Pa
 
 
 def test_the_playground_is_linked_when_started_and_only_as_an_http_url(tmp_path: Path) -> None:
-    page = render_home(status_of(_settings(tmp_path, playground_url="http://127.0.0.1:56150")), True)
+    page = render_home(
+        status_of(_settings(tmp_path, playground_url="http://127.0.0.1:56150")), True
+    )
     assert '<a href="http://127.0.0.1:56150">Agents Playground</a>' in page
-    for bad in ('javascript:alert(1)', '"><script>x</script>'):
+    for bad in ("javascript:alert(1)", '"><script>x</script>'):
         page = render_home(status_of(_settings(tmp_path, playground_url=bad)), True)
         assert "Agents Playground</a>" not in page and "<script>" not in page
 

@@ -185,6 +185,51 @@ class Playground:
         buttons[0].click()
         return before
 
+    # Mentions and channels -------------------------------------------------------------
+
+    def mention(self, name: str, box: WebElement | None = None) -> None:
+        """Type @ and pick a person (or PMark) from the playground's mention list."""
+        box = box or self._find("[data-lexical-editor='true']")
+        box.send_keys("@" + name[:3])
+        option = self.wait_for(
+            lambda: [
+                o
+                for o in self.driver.find_elements(
+                    By.CSS_SELECTOR, "[role=listbox] [role=menuitem]"
+                )
+                if o.text.strip() == name
+            ][0],
+            f"{name} in the mention list",
+        )
+        option.click()
+        time.sleep(0.2)
+
+    def type(self, text: str, box: WebElement | None = None) -> None:
+        (box or self._find("[data-lexical-editor='true']")).send_keys(text)
+
+    def post(self) -> None:
+        """Press the channel's Post button (a new thread)."""
+        [b for b in self.driver.find_elements(By.TAG_NAME, "button") if b.text == "Post"][0].click()
+
+    def thread(self) -> WebElement:
+        """The latest channel thread (a post and its replies)."""
+        return self.driver.find_elements(By.CSS_SELECTOR, "[role=group]")[-1]
+
+    def thread_cards(self) -> list[str]:
+        """The text of each card PMark posted in the latest thread."""
+        return [c.text for c in self.thread().find_elements(By.CSS_SELECTOR, ".ac-adaptiveCard")]
+
+    def reply_in_thread(self, parts: list[tuple[str, str]]) -> None:
+        """Write in the latest thread's reply box: ('mention', name) or ('text', words)."""
+        box = self.thread().find_element(By.CSS_SELECTOR, "[data-lexical-editor='true']")
+        box.click()
+        for kind, value in parts:
+            if kind == "mention":
+                self.mention(value, box)
+            else:
+                box.send_keys(value)
+        self.thread().find_element(By.CSS_SELECTOR, "button[aria-label='Send Message']").click()
+
     def shot(self, name: str) -> Path:
         """A screenshot of the page under .pytest-logs/e2e/."""
         self.shots.mkdir(parents=True, exist_ok=True)

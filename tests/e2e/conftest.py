@@ -108,7 +108,9 @@ class Served:
 def playground_bin() -> str:
     """The pinned playground, installed (idempotently) by the repo's script."""
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        _unavailable("chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
+        _unavailable(
+            "chromium/chromedriver not installed (apt-get install chromium chromium-driver)"
+        )
     if not (shutil.which("node") and shutil.which("npm")):
         _unavailable("node/npm not installed (apt-get install nodejs npm)")
     out = subprocess.run(

@@ -9,7 +9,6 @@ another branch fixes: they flip to failures (XPASS) when the fix lands, to have 
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -226,23 +225,58 @@ def test_teams_feedback_is_linked_to_its_answer(teams: Playground, served: Serve
 # Group chat and channel ---------------------------------------------------------------------
 
 
-def _mention(teams: Playground, name: str) -> None:
-    """Type @ and pick a person (or PMark) from the playground's mention list."""
-    box = teams.driver.find_element("css selector", "[data-lexical-editor='true']")
-    box.send_keys("@" + name.split()[0][:3])
-    option = teams.wait_for(
-        lambda: [
-            o
-            for o in teams.driver.find_elements("css selector", "[role=option], li, [role=menuitem]")
-            if o.text.strip().endswith(name)
-        ][0],
-        f"{name} in the mention list",
-    )
-    option.click()
-    time.sleep(0.2)
+def _card_field(text: str, label: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((lines[i + 1] for i, x in enumerate(lines[:-1]) if x == label), "")
 
 
-def test_channel_post_mentioning_pmark_gets_a_card_in_the_thread(teams: Playground) -> None:
+def test_channel_thread_keeps_its_own_context(teams: Playground) -> None:
+    """A post that @mentions PMark gets a card in its thread; a reply in the thread adds to it."""
     teams.open("Plant Maintenance - Shift")
-    teams.shot("channel-open")
-    pytest.skip("channel posting not driven yet")
+    box = teams.driver.find_element("css selector", "[data-lexical-editor='true']")
+    box.click()
+    teams.mention("PMark")
+    teams.type(" 부산공장 압축기 과열")
+    teams.post()
+    first = teams.wait_for(teams.thread_cards, "PMark's card in the thread")[0]
+    assert _card_field(first, "설비").startswith("압축기")
+    assert "우선순위" in first
+    teams.reply_in_thread([("mention", "PMark"), ("text", " 긴급")])
+    cards = teams.wait_for(lambda: teams.thread_cards()[1:], "PMark's second card in the thread")
+    card = cards[-1]
+    assert _card_field(card, "우선순위").startswith("긴급")
+    assert _card_field(card, "설비").startswith("압축기")
+    assert _card_field(card, "위치").startswith("부산공장")
+
+
+def _group_report(teams: Playground) -> Message:
+    teams.open("Group Chat")
+    before = len(teams.bot_messages())
+    box = teams.driver.find_element("css selector", "[data-lexical-editor='true']")
+    box.click()
+    teams.mention("Megan Bowen")
+    teams.type(" 확인 부탁해요 ")
+    teams.mention("PMark")
+    teams.type(" 새 건 부산공장 전동기 과열 긴급")
+    teams.driver.find_element("css selector", "button[aria-label='Send Message']").click()
+    return teams.next_bot_message(before, "PMark's card in the group chat")
+
+
+def test_group_chat_mention_gets_a_card(teams: Playground) -> None:
+    card = _group_report(teams)
+    assert _field(card, "설비").startswith("전동기")
+    assert _field(card, "고장 유형").startswith("과열")
+    assert _field(card, "위치").startswith("부산공장")
+
+
+@_fixed_on_h19a(7, "other people's mentions are names, not parsed and not in the title")
+def test_group_chat_other_mentions_stay_out_of_the_notification(
+    teams: Playground, served: Served
+) -> None:
+    filed_before = len(_notifications(served))
+    card = _group_report(teams)
+    assert _field(card, "작업") == "", "'확인' addressed to Megan is not an activity"
+    teams.click("📝 이 내용으로 접수")
+    rows = teams.wait_for(lambda: _notifications(served)[filed_before:], "the filed notification")
+    title = rows[0][0]
+    assert "Megan" not in title and "<at>" not in title and "확인 부탁" not in title

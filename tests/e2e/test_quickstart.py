@@ -23,6 +23,7 @@ from tests.e2e.conftest import SHOTS, _free_port, _get, _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STARTUP_S = 600.0
+DRAFT_OR_CASES = r"Draft notification|Similar past cases|접수 초안|과거 유사 사례"
 
 
 def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
@@ -66,7 +67,9 @@ def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
         teams.open("Personal Chat")
         card = teams.ask("pump leaking, plant 1, urgent")
         teams.shot("quickstart-first-chat")
-        assert card.card and re.search(r"Draft notification|Similar past cases|접수 초안|과거 유사 사례", card.text)
+        assert card.card and re.search(
+            r"Draft notification|Similar past cases|접수 초안|과거 유사 사례", card.text
+        )
     finally:
         # The script and the playground it started (its process group).
         os.killpg(proc.pid, signal.SIGTERM)
