@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.client import Playground
+from tests.e2e.client import Playground, start_browser
 from tests.e2e.conftest import SHOTS, _free_port, _get, _unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -27,7 +27,7 @@ DRAFT_OR_CASES = r"Draft notification|Similar past cases|접수 초안|과거 �
 
 
 def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
-    playground_bin: str, browser: Playground, tmp_path: Path
+    playground_bin: str, tmp_path: Path
 ) -> None:
     if not (REPO / ".venv" / "bin" / "python").exists():
         _unavailable("no .venv in the repo (scripts/setup_venv.sh)")
@@ -63,10 +63,14 @@ def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
         while _get(ui + "/") != 200:
             assert time.monotonic() < deadline, f"no playground on {ui}; see {log}"
             time.sleep(1)
-        teams = Playground(browser.driver, ui + "/", SHOTS)
-        teams.open("Personal Chat")
-        card = teams.ask("pump leaking, plant 1, urgent")
-        teams.shot("quickstart-first-chat")
+        driver = start_browser(tmp_path / "chromium")
+        try:
+            teams = Playground(driver, ui + "/", SHOTS)
+            teams.open("Personal Chat")
+            card = teams.ask("pump leaking, plant 1, urgent")
+            teams.shot("quickstart-first-chat")
+        finally:
+            driver.quit()
         assert card.card and re.search(
             r"Draft notification|Similar past cases|접수 초안|과거 유사 사례", card.text
         )
