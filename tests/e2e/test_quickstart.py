@@ -39,6 +39,7 @@ def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
         PMARK_PLAYGROUND_PORT=str(ui_port),
         PMARK_EVAL_SCHEDULE_ENABLED="false",
     )
+    SHOTS.mkdir(parents=True, exist_ok=True)
     log = SHOTS / "quickstart.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
