@@ -197,7 +197,7 @@ class Playground:
                 for o in self.driver.find_elements(
                     By.CSS_SELECTOR, "[role=listbox] [role=menuitem]"
                 )
-                if o.text.strip() == name
+                if o.text.strip().splitlines()[-1:] == [name]
             ][0],
             f"{name} in the mention list",
         )
@@ -211,24 +211,28 @@ class Playground:
         """Press the channel's Post button (a new thread)."""
         [b for b in self.driver.find_elements(By.TAG_NAME, "button") if b.text == "Post"][0].click()
 
-    def thread(self) -> WebElement:
-        """The latest channel thread (a post and its replies)."""
-        return self.driver.find_elements(By.CSS_SELECTOR, "[role=group]")[-1]
+    def thread(self, needle: str) -> WebElement:
+        """The latest channel thread (a post and its replies) whose text has `needle`."""
+        groups = self.driver.find_elements(By.CSS_SELECTOR, "[role=group]")
+        return [g for g in groups if needle in g.text][-1]
 
-    def thread_cards(self) -> list[str]:
-        """The text of each card PMark posted in the latest thread."""
-        return [c.text for c in self.thread().find_elements(By.CSS_SELECTOR, ".ac-adaptiveCard")]
+    def thread_cards(self, needle: str) -> list[str]:
+        """The text of each card PMark posted in that thread."""
+        return [
+            c.text for c in self.thread(needle).find_elements(By.CSS_SELECTOR, ".ac-adaptiveCard")
+        ]
 
-    def reply_in_thread(self, parts: list[tuple[str, str]]) -> None:
-        """Write in the latest thread's reply box: ('mention', name) or ('text', words)."""
-        box = self.thread().find_element(By.CSS_SELECTOR, "[data-lexical-editor='true']")
+    def reply_in_thread(self, needle: str, parts: list[tuple[str, str]]) -> None:
+        """Write in that thread's reply box: ('mention', name) or ('text', words)."""
+        thread = self.thread(needle)
+        box = thread.find_element(By.CSS_SELECTOR, "[data-lexical-editor='true']")
         box.click()
         for kind, value in parts:
             if kind == "mention":
                 self.mention(value, box)
             else:
                 box.send_keys(value)
-        self.thread().find_element(By.CSS_SELECTOR, "button[aria-label='Send Message']").click()
+        thread.find_element(By.CSS_SELECTOR, "button[aria-label='Send Message']").click()
 
     def shot(self, name: str) -> Path:
         """A screenshot of the page under .pytest-logs/e2e/."""

@@ -238,11 +238,12 @@ def test_channel_thread_keeps_its_own_context(teams: Playground) -> None:
     teams.mention("PMark")
     teams.type(" 부산공장 압축기 과열")
     teams.post()
-    first = teams.wait_for(teams.thread_cards, "PMark's card in the thread")[0]
+    post = "부산공장 압축기 과열"
+    first = teams.wait_for(lambda: teams.thread_cards(post), "PMark's card in the thread")[0]
     assert _card_field(first, "설비").startswith("압축기")
     assert "우선순위" in first
-    teams.reply_in_thread([("mention", "PMark"), ("text", " 긴급")])
-    cards = teams.wait_for(lambda: teams.thread_cards()[1:], "PMark's second card in the thread")
+    teams.reply_in_thread(post, [("mention", "PMark"), ("text", " 긴급")])
+    cards = teams.wait_for(lambda: teams.thread_cards(post)[1:], "PMark's second card there")
     card = cards[-1]
     assert _card_field(card, "우선순위").startswith("긴급")
     assert _card_field(card, "설비").startswith("압축기")
