@@ -55,15 +55,15 @@ def test_quickstart_serves_pmark_and_a_playground_to_chat_in(
             assert proc.poll() is None, f"quickstart.sh exited ({proc.returncode}); see {log}"
             assert time.monotonic() < deadline, f"PMark not ready in {STARTUP_S:.0f} s; see {log}"
             time.sleep(1)
-        printed = log.read_text(errors="replace")
         ui = f"http://127.0.0.1:{ui_port}"
-        assert f"open {ui}" in printed, printed
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
             home = resp.read().decode()
         assert f'href="{ui}"' in home and "<td>ready</td>" in home
         while _get(ui + "/") != 200:
             assert time.monotonic() < deadline, f"no playground on {ui}; see {log}"
             time.sleep(1)
+        printed = log.read_text(errors="replace")
+        assert f"open {ui}" in printed, printed
         driver = start_browser(tmp_path / "chromium")
         try:
             teams = Playground(driver, ui + "/", SHOTS)
