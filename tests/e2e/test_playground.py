@@ -2,8 +2,8 @@
 
 Each scenario types into the Agents Playground's web UI (headless Chromium), presses the
 buttons it renders, and asserts on what the rendered conversation shows; a screenshot of each
-lands in .pytest-logs/e2e/. Scenarios marked xfail(strict) reproduce a finding of issue 19 that
-another branch fixes: they flip to failures (XPASS) when the fix lands, to have the mark removed.
+lands in .pytest-logs/e2e/. Scenarios commented "Issue 19 finding N" reproduce that finding: they
+failed before its fix (branch h19a) and pass with it.
 """
 
 from __future__ import annotations
@@ -16,12 +16,6 @@ from tests.e2e.client import Message, Playground
 from tests.e2e.conftest import Served
 
 pytestmark = pytest.mark.e2e
-
-
-def _fixed_on_h19a(finding: int, what: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True, reason=f"issue 19 finding {finding}: fixed on branch h19a ({what})"
-    )
 
 
 def _field(card: Message, label: str) -> str:
@@ -80,7 +74,7 @@ def test_mixed_report_is_understood(teams: Playground) -> None:
     assert _field(card, "위치").startswith("부산공장")
 
 
-@_fixed_on_h19a(3, "no scoring internals, in English, on a Korean card")
+# Issue 19 finding 3: no scoring internals, in English, on a Korean card.
 def test_korean_card_explains_cases_in_korean_without_scores(teams: Playground) -> None:
     card = _report(teams, "새 건 서울공장 펌프 누유 긴급")
     assert "same equipment" not in card.text and "text 0." not in card.text
@@ -99,7 +93,7 @@ def test_missing_location_answered_by_text(teams: Playground) -> None:
     assert _field(card, "고장 유형").startswith("소음")
 
 
-@_fixed_on_h19a(5, "choice buttons (Action.Submit imBack) do nothing in the playground")
+# Issue 19 finding 5: choice buttons (Action.Submit imBack) do nothing in the playground.
 def test_missing_location_answered_by_button(teams: Playground) -> None:
     first = _report(teams, "새 건 펌프 소음 심함")
     assert "서울공장" in first.buttons
@@ -118,7 +112,7 @@ def test_correction_replaces_the_equipment(teams: Playground) -> None:
     assert _field(card, "고장 유형").startswith("진동")
 
 
-@_fixed_on_h19a(1, "the card says what a correction changed")
+# Issue 19 finding 1: the card says what a correction changed.
 def test_correction_says_what_changed(teams: Playground) -> None:
     _report(teams, "새 건 부산공장 펌프 진동 긴급")
     card = teams.ask("아니요, 압축기")
@@ -143,7 +137,7 @@ def test_filing_a_complete_draft_files_it_once(teams: Playground, served: Served
     assert (location, equipment, failure_mode, priority) == ("SEO", "CMP", "HOT", "1")
 
 
-@_fixed_on_h19a(2, "the file button shows only when every required field has a code")
+# Issue 19 finding 2: the file button shows only when every required field has a code.
 def test_an_incomplete_draft_offers_no_file_button(teams: Playground) -> None:
     _report(teams, "새 건 펌프 소음 심함")
     card = teams.ask("서울공장")
@@ -152,7 +146,7 @@ def test_an_incomplete_draft_offers_no_file_button(teams: Playground) -> None:
     assert {"긴급", "높음", "보통", "낮음"} <= set(card.buttons)
 
 
-@_fixed_on_h19a(5, "a stale card is updated so that its buttons no longer act")
+# Issue 19 finding 5: a stale card is updated so that its buttons no longer act.
 def test_a_superseded_question_card_has_no_live_buttons(teams: Playground) -> None:
     _report(teams, "새 건 펌프 소음 심함")
     teams.ask("부산공장")
@@ -214,7 +208,7 @@ def test_teams_feedback_dialog_stores_the_comment(teams: Playground, served: Ser
     assert vote == "-1" and comment == "씰 말고 베어링 문제였음"
 
 
-@_fixed_on_h19a(6, "Teams' feedback is linked to its answer even without replyToId")
+# Issue 19 finding 6: Teams' feedback is linked to its answer even without replyToId.
 def test_teams_feedback_is_linked_to_its_answer(teams: Playground, served: Served) -> None:
     _report(teams, "새 건 서울공장 펌프 누유 긴급")
     rows = _teams_feedback(teams, served, "not helpful")
@@ -270,7 +264,7 @@ def test_group_chat_mention_gets_a_card(teams: Playground) -> None:
     assert _field(card, "위치").startswith("부산공장")
 
 
-@_fixed_on_h19a(7, "other people's mentions are names, not parsed and not in the title")
+# Issue 19 finding 7: other people's mentions are names, not parsed and not in the title.
 def test_group_chat_other_mentions_stay_out_of_the_notification(
     teams: Playground, served: Served
 ) -> None:
