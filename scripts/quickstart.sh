@@ -38,7 +38,9 @@ if [ "$with_playground" = 1 ]; then
   mkdir -p .pmark/playground
   # No app id: PMark runs in emulator mode, which the playground needs (it sends unauthenticated
   # activities and takes the replies on its own connector). It is bound to loopback.
+  # Its mock Teams context names the bot PMark (so @PMark works) and has a group chat and a team.
   (cd .pmark/playground && TEAMSAPPTESTER_BROWSER=none \
+    M365_AGENTS_PLAYGROUND_CONFIG_PATH="$REPO/scripts/playground.yml" \
     NODE_OPTIONS="--require $REPO/scripts/playground_loopback.cjs" \
     exec "$PMARK_PLAYGROUND" -e "http://$HOST:$PORT/api/messages" -c msteams -p "$UI_PORT" \
       --service-url "$ui/_connector" --disable-telemetry >playground.log 2>&1) &

@@ -27,7 +27,6 @@ from tests.conftest import REPO
 from tests.e2e.client import CHROMEDRIVER, CHROMIUM, Playground, start_browser
 
 SHOTS = REPO / ".pytest-logs" / "e2e"
-HERE = Path(__file__).resolve().parent
 STARTUP_S = 240.0
 
 _IMPORT = """
@@ -159,7 +158,7 @@ def served(playground_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         pg_env = _clean_env()
         pg_env.update(
             TEAMSAPPTESTER_BROWSER="none",
-            M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(HERE / "playground.yml"),
+            M365_AGENTS_PLAYGROUND_CONFIG_PATH=str(REPO / "scripts" / "playground.yml"),
             M365_AGENTS_PLAYGROUND_LOGFILE=str(SHOTS / "playground-devtools.log"),
             NODE_OPTIONS=f"--require {REPO / 'scripts' / 'playground_loopback.cjs'}",
         )
