@@ -22,8 +22,8 @@ from agent.runner import Agent
 from agent.service import open_agent
 from bot.feedback import FeedbackService
 from bot.health import CHECKS, READY, Check, add_routes
-from bot.http_guard import body_timeout, quiet_bad_requests
 from bot.home import home_routes
+from bot.http_guard import body_timeout, quiet_bad_requests
 from bot.jobs import start_background
 from bot.looplag import freeze_heap, start_loop_lag, unfreeze_heap
 from bot.middleware import RateLimiter, body_limit, errors
