@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `pmark serve` binds.")
     port: int = Field(3978, description="Port `pmark serve` binds.")
+    playground_url: str | None = Field(
+        None,
+        description="Agents Playground web UI started next to PMark (scripts/quickstart.sh); "
+        "linked from the home page.",
+    )
     microsoft_app_id: str | None = Field(
         None, description="Azure Bot app id; unset = emulator mode."
     )

@@ -23,6 +23,7 @@ from agent.service import open_agent
 from bot.feedback import FeedbackService
 from bot.field_fixes import FieldFixes
 from bot.health import CHECKS, READY, Check, add_routes
+from bot.home import home_routes
 from bot.http_guard import body_timeout, quiet_bad_requests
 from bot.jobs import start_background
 from bot.looplag import freeze_heap, start_loop_lag, unfreeze_heap
@@ -187,6 +188,7 @@ def build_app(
     for path in ("/slack/events", "/slack/actions", "/slack/commands"):
         app.router.add_post(path, _slack)
     add_routes(app)
+    app.add_routes(home_routes(settings))
     app.add_routes(eval_routes(context))
     return app
 

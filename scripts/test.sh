@@ -8,6 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 need_apt=()
 command -v odbcinst >/dev/null 2>&1 || need_apt+=(unixodbc)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium chromium-driver fonts-noto-cjk)
+# Emoji on the cards (👍, 📋) render in the end-to-end suite's screenshots as in Teams.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_apt+=(fonts-noto-color-emoji)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -27,6 +29,9 @@ eval "$(scripts/start_llm.sh)"
 for tool in scripts/install_manifest_tools.sh scripts/install_card_tools.sh; do
   [ -x "$tool" ] && "$tool" >/dev/null
 done
+# The Agents Playground (Teams client simulator) the end-to-end suite (tests/e2e) drives; its
+# fixture runs this same script, as scripts/quickstart.sh does.
+scripts/install_playground.sh >/dev/null
 export PMARK_REQUIRE_SERVICES=1
 # tests/image builds the container image (scripts/build_image.sh) and runs it against PostgreSQL.
 export PMARK_TEST_IMAGE=${PMARK_TEST_IMAGE:-1}

@@ -31,6 +31,8 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
+    # What is running and links (bot/home.py): kinds of backends only, no secret or host.
+    ("GET", "/"),
 }
 WRONG = [
     ({}, ""),
@@ -139,6 +141,8 @@ async def test_public_endpoints_need_no_admin_token(admin: Running) -> None:
     for path in ("/healthz", "/readyz", "/metrics"):
         async with admin.http.get(admin.base + path) as resp:
             assert resp.status in (200, 503), path
+    async with admin.http.get(admin.base + "/") as resp:
+        assert resp.status == 200 and ADMIN_TOKEN not in await resp.text()
     async with admin.http.post(f"{admin.base}/api/messages", json={"type": "message"}) as resp:
         assert resp.status in (400, 401)
     for path in ("/slack/events", "/slack/actions", "/slack/commands"):
