@@ -34,7 +34,9 @@ def fill(
             out[field] = old
         elif old["code"] is None or field in asked:
             out[field] = new
-        elif correction:
+        elif correction and new["method"] != "history":
+            # A code the history only inferred from other words ("모터" seen beside urgent jobs)
+            # was not said: it does not replace what the technician gave.
             out[field] = new
             changes.append({"field": field, "old": old["code"], "new": new["code"]})
         else:

@@ -41,6 +41,9 @@ def combine_history(
     from agent.parsing.parser import FieldValue
 
     evidence = history.evidence(text)
+    # What the catalog read for one field is not evidence for another: in a history where every
+    # Seoul job was low priority, "seoul plant, high" still says high.
+    claimed = {f: v.surface for f, v in fields.items() if v.code is not None and v.surface}
     for field in FIELDS:
         recalled = history.recall(text, field)
         if recalled is not None and (field, recalled) in by_key:
@@ -51,12 +54,16 @@ def combine_history(
             continue
         current = fields[field]
         posterior = {c: p for c, p in ev.posterior.items() if (field, c) in by_key}
+        others = [surface for f, surface in claimed.items() if f != field]
+        free = [w for w in ev.words if not _claimed(w, others)]
+        if not free:
+            continue
         if current.code is None:
             if ev.probability >= FILL_FLOOR:
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
-        beyond = [w for w in ev.words if not _within(w, current.surface)]
+        beyond = [w for w in free if not _within(w, current.surface)]
         if ev.code == current.code or not beyond:
             agree = posterior.get(current.code, 0.0)
             confidence = 1.0 - (1.0 - current.confidence) * (1.0 - agree)
@@ -96,6 +103,12 @@ def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[st
             elif _descends(parser.by_key, field, coded, got):
                 hits[field] += 0.5
     return {f: hits[f] / seen[f] for f in FIELDS}
+
+
+def _claimed(word: str, surfaces: list[str]) -> bool:
+    """Whether every part of a history term ("압축기 과열") is something the catalog read for
+    another field."""
+    return all(any(_within(part, o) for o in surfaces) for part in word.split())
 
 
 def _within(word: str, surface: str) -> bool:

@@ -81,12 +81,9 @@ async def test_message_gets_card_with_recommendations_and_thumbs(served: Running
     votes = _votes(card)
     assert len(votes) >= 2 and {v["data"]["vote"] for v in votes} == {1, -1}
     assert all(v["fallback"]["type"] == "Action.Submit" for v in votes)
-    facts = {
-        f["title"]: f["value"]
-        for n in _walk(card)
-        if n.get("type") == "FactSet"
-        for f in n["facts"]
-    }
+    # The draft's own facts: the first FactSet (the "why" panel below repeats the field names).
+    draft = next(n for n in _walk(card) if n.get("type") == "FactSet")
+    facts = {f["title"]: f["value"] for f in draft["facts"]}
     # The name in the thread's language with its code (no confidence figures).
     assert facts["위치"] == "제2공장 (F2)"
     assert "%" not in facts["설비"]
