@@ -389,3 +389,16 @@ def write_plant(folder: Path, count: int = 48) -> tuple[Path, Path]:
                 ]
             )
     return catalog, history
+
+
+def walk(node: Any) -> list[dict[str, Any]]:
+    """Every object of a card or Block Kit payload, depth first."""
+    out: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        out.append(node)
+        for v in node.values():
+            out.extend(walk(v))
+    elif isinstance(node, list):
+        for v in node:
+            out.extend(walk(v))
+    return out

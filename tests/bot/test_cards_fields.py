@@ -19,6 +19,7 @@ from bot.cards_fields import (
     teams_field_controls,
     teams_fixes,
 )
+from tests.bot.support import walk as _walk
 from tests.parsing.test_history import ENTRIES
 
 RESPONSE: dict[str, Any] = {
@@ -53,18 +54,6 @@ RESPONSE: dict[str, Any] = {
 def _no_options_left_behind() -> Iterator[None]:
     yield
     set_options([])  # other card tests render cards without the catalog's options
-
-
-def _walk(node: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        out.append(node)
-        for v in node.values():
-            out.extend(_walk(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_walk(v))
-    return out
 
 
 def test_teams_card_offers_codes_by_name_and_a_why_toggle() -> None:

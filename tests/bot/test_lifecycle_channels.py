@@ -28,6 +28,7 @@ from tests.bot.support import (
     teams_message,
     write_plant,
 )
+from tests.bot.support import walk as _walk
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +50,6 @@ async def served(lc_plant: PMark, stub: Stub) -> AsyncIterator[Running]:
     yield running
     await running.http.close()
     await runner.cleanup()
-
-
-def _walk(node: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        out.append(node)
-        for v in node.values():
-            out.extend(_walk(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_walk(v))
-    return out
 
 
 def _texts(card: dict[str, Any]) -> list[str]:

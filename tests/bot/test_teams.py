@@ -20,6 +20,7 @@ from tests.bot.support import (
     teams_invoke,
     teams_message,
 )
+from tests.bot.support import walk as _walk
 
 
 def _card(recorded_body: dict[str, Any]) -> dict[str, Any]:
@@ -27,18 +28,6 @@ def _card(recorded_body: dict[str, Any]) -> dict[str, Any]:
     assert attachments, recorded_body
     assert attachments[0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     return dict(attachments[0]["content"])
-
-
-def _walk(node: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        out.append(node)
-        for v in node.values():
-            out.extend(_walk(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_walk(v))
-    return out
 
 
 def _votes(card: dict[str, Any]) -> list[dict[str, Any]]:

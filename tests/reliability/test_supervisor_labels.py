@@ -23,20 +23,9 @@ from tests.bot.support import (
     teams_invoke,
     teams_message,
 )
+from tests.bot.support import walk as _walk
 
 SPOOF = {"is_supervisor": True, "supervisor": True, "user_id": SUPERVISOR_AAD, "role": "admin"}
-
-
-def _walk(node: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        out.append(node)
-        for v in node.values():
-            out.extend(_walk(v))
-    elif isinstance(node, list):
-        for v in node:
-            out.extend(_walk(v))
-    return out
 
 
 async def _teams_vote(
