@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.sql.repository import utcnow
 from agent.lifecycle_turn import duplicate_line
+from bot.card_teams import execute, text_block
 
 ADD_VERB = "pmark.add"
 FILE_VERB = "pmark.file"
@@ -92,31 +93,14 @@ def new_data(response: Mapping[str, Any]) -> dict[str, Any]:
 # Teams ------------------------------------------------------------------------------------
 
 
-def _text(text: str, **props: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **props}
-
-
-def _execute(title: str, data: dict[str, Any], style: str | None = None) -> dict[str, Any]:
-    action: dict[str, Any] = {
-        "type": "Action.Execute",
-        "title": title,
-        "verb": data["verb"],
-        "data": data,
-        "fallback": {"type": "Action.Submit", "title": title, "data": data},
-    }
-    if style:
-        action["style"] = style
-    return action
-
-
 def teams_head(response: Mapping[str, Any], filed: str | None) -> list[dict[str, Any]]:
     """The duplicate warning, first on the card: number, age and who filed it."""
     if not warns(response, filed):
         return []
     lang = _lang(response)
-    items = [_text(_t("dup_title", lang), weight="Bolder", color="Warning")]
-    items += [_text(f"• {line}") for line in duplicate_lines(response)]
-    items.append(_text(_t("dup_ask", lang), isSubtle=True))
+    items = [text_block(_t("dup_title", lang), weight="Bolder", color="Warning")]
+    items += [text_block(f"• {line}") for line in duplicate_lines(response)]
+    items.append(text_block(_t("dup_ask", lang), isSubtle=True))
     return [{"type": "Container", "style": "warning", "items": items}]
 
 
@@ -127,8 +111,8 @@ def teams_actions(response: Mapping[str, Any], filed: str | None) -> list[dict[s
     lang = _lang(response)
     first = str(duplicates_of(response)[0]["number"])
     return [
-        _execute(_t("add", lang), add_data(response, first), style="positive"),
-        _execute(_t("new", lang), new_data(response)),
+        execute(_t("add", lang), add_data(response, first), style="positive"),
+        execute(_t("new", lang), new_data(response)),
     ]
 
 
@@ -136,9 +120,11 @@ def teams_tail(response: Mapping[str, Any], filed: str | None) -> list[dict[str,
     """After filing: how to close it; after adding: where the report went."""
     lang = _lang(response)
     if response.get("added"):
-        return [_text(_t("added", lang, n=str(response["added"])), color="Good", weight="Bolder")]
+        return [
+            text_block(_t("added", lang, n=str(response["added"])), color="Good", weight="Bolder")
+        ]
     if filed:
-        return [_text(_t("close_hint", lang), isSubtle=True, size="Small")]
+        return [text_block(_t("close_hint", lang), isSubtle=True, size="Small")]
     return []
 
 
