@@ -23,7 +23,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from adapters.sql.repository import utcnow
-from evaluation.embedding_view import embedding_section, latest_embedding_run
+from evaluation.embedding_view import embedding_section, latest_embedding_run, value_at
 from evaluation.metrics import PARSE_FIELDS
 from evaluation.perf import threshold_for
 from evaluation.quantiles import live_node_latency
@@ -75,14 +75,7 @@ def _template() -> jinja2.Template:
 
 
 def _get(metrics: Mapping[str, Any] | None, *path: str) -> float | None:
-    node: Any = metrics
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    if isinstance(node, bool) or not isinstance(node, int | float):
-        return None
-    return float(node)
+    return value_at(metrics, path)
 
 
 def _label(run: Mapping[str, Any]) -> str:
