@@ -88,6 +88,22 @@ class FeedbackService:
         value = self._filed.get(answer_id)
         return str(value) if value else None
 
+    def superseded(
+        self, response: dict[str, Any], message_id: str | None
+    ) -> tuple[str, dict[str, Any], str | None] | None:
+        """Record a sent card; the card it supersedes as (message id, its answer, the number its
+        draft was filed as), or None when there is nothing to close."""
+        previous = self.cards.sent(
+            str(response.get("thread") or ""),
+            str(response.get("answer_id") or ""),
+            message_id,
+            str(response.get("kind") or "answer"),
+        )
+        old = self.cached(previous.answer_id) if previous else None
+        if previous is None or old is None:
+            return None
+        return previous.message_id, old, self.filed(previous.answer_id)
+
     def cached(self, answer_id: str) -> dict[str, Any] | None:
         """A remembered answer, without asking the conversation's state."""
         raw = self._answers.get(answer_id)

@@ -356,20 +356,14 @@ class SlackBot:
         """The card a new one supersedes loses its buttons (chat.update): no stale button acts."""
         if not ts:
             return
-        previous = self.feedback.cards.sent(
-            str(response.get("thread") or ""),
-            str(response.get("answer_id") or ""),
-            ts,
-            str(response.get("kind") or "answer"),
-        )
-        old = self.feedback.cached(previous.answer_id) if previous else None
-        if previous is None or old is None:
+        superseded = self.feedback.superseded(response, ts)
+        if superseded is None:
             return
-        filed = self.feedback.filed(previous.answer_id)
+        previous_ts, old, filed = superseded
         try:
             await self.client.chat_update(
                 channel=channel,
-                ts=previous.message_id,
+                ts=previous_ts,
                 text=plain_text(old),
                 blocks=slack_blocks(old, None, filed, SUPERSEDED),
             )

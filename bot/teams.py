@@ -577,16 +577,11 @@ class TeamsBot:
             sent = await context.adapter.send_activities(context, [reply])
         message_id = sent[0].id if sent and sent[0] else None
         self.feedback.remember(response, message_id)
-        previous = self.feedback.cards.sent(
-            str(response.get("thread") or ""),
-            str(response.get("answer_id") or ""),
-            message_id,
-            str(response.get("kind") or "answer"),
-        )
-        old = self.feedback.cached(previous.answer_id) if previous else None
-        if previous is None or old is None:
+        superseded = self.feedback.superseded(response, message_id)
+        if superseded is None:
             return
-        card = teams_card(old, None, self.feedback.filed(previous.answer_id), SUPERSEDED)
+        previous_id, old, filed = superseded
+        card = teams_card(old, None, filed, SUPERSEDED)
         update = TurnContext.apply_conversation_reference(
             Activity(
                 type=ActivityTypes.message,
@@ -594,7 +589,7 @@ class TeamsBot:
             ),
             reference,
         )
-        update.id = previous.message_id
+        update.id = previous_id
         try:
             await context.adapter.update_activity(context, update)
         except Exception:
