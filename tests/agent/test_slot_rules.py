@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import pytest
 
 from agent.runner import Agent
 from agent.slots import EMPTY, fill
 from agent.state import FieldState
-
-
-def _codes(response: dict[str, Any]) -> dict[str, str | None]:
-    view = response["notification"] or {}
-    return {
-        f: (view.get(f) or {}).get("code")
-        for f in ("location", "equipment", "failure_mode", "priority")
-    }
-
-
-def _thread() -> str:
-    return f"test:{uuid.uuid4().hex}"
+from tests.agent.test_conversation import _codes, _thread
 
 
 def _f(code: str) -> FieldState:
