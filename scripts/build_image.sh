@@ -48,7 +48,10 @@ EOF
 base_tar="$cache/rootfs-bookworm.tar"
 BASE=localhost/pmark-base:bookworm
 max_age=${PMARK_BASE_MAX_AGE_DAYS:-7}
-if [ -z "$(find "$base_tar" -mtime "-$max_age" 2>/dev/null)" ]; then
+# An earlier build could leave a directory here (mmdebstrap picks its output format from the
+# name's extension): only a regular file counts as a cached base.
+[ -e "$base_tar" ] && [ ! -f "$base_tar" ] && rm -rf "$base_tar"
+if [ -z "$(find "$base_tar" -type f -mtime "-$max_age" 2>/dev/null)" ]; then
   # The Debian entries of apt's own sources (deb822 or one-line), nothing else (no third parties).
   sources="$cache/debian.sources"
   : >"$sources"
@@ -61,9 +64,11 @@ if [ -z "$(find "$base_tar" -mtime "-$max_age" 2>/dev/null)" ]; then
   fi
   [ -s "$sources" ] || echo "deb http://deb.debian.org/debian bookworm main" >"$sources"
   log "making the bookworm base with mmdebstrap (cached in $base_tar)"
-  mmdebstrap --quiet --variant=apt --include=python3,python3-venv,ca-certificates \
-    bookworm "$base_tar.tmp" "$sources" </dev/null
-  mv "$base_tar.tmp" "$base_tar"
+  part="$cache/rootfs-bookworm.part.tar"
+  rm -rf "$part"
+  mmdebstrap --quiet --format=tar --variant=apt --include=python3,python3-venv,ca-certificates \
+    bookworm "$part" "$sources" </dev/null
+  mv "$part" "$base_tar"
   podman rmi -f "$BASE" >/dev/null 2>&1 || true
 fi
 if ! podman image exists "$BASE"; then
