@@ -132,6 +132,14 @@ class Spool:
         """`has_thread`, off the loop, and only read when anything is kept at all."""
         return bool(self.pending) and await asyncio.to_thread(self.has_thread, thread)
 
+    def is_pending(self, key: str) -> bool:
+        """Whether an entry is still waiting (not handled, not parked as failed)."""
+        with self._lock:
+            row = self._conn.execute(
+                "select 1 from spool where key = ? and state = 'pending'", (key,)
+            ).fetchone()
+        return row is not None
+
     def has_thread(self, thread: str) -> bool:
         """Whether a conversation has pending entries (new messages then queue behind them)."""
         if not thread:
@@ -259,6 +267,10 @@ class Replayer:
     async def _replay(self, group: str, entries: list[SpoolItem]) -> None:
         try:
             for item in entries:
+                # `entries` was read before this task started: a replay of the same conversation
+                # that was finishing meanwhile may have answered some of them already.
+                if not await asyncio.to_thread(self.spool.is_pending, item.key):
+                    continue
                 handler = self._handlers.get(item.kind)
                 if handler is None:
                     log.error("no handler for spooled %s %s", item.kind, item.key)

@@ -74,15 +74,18 @@ DEBUG = bool(os.environ.get("PMARK_DEPENDENCIES_DEBUG"))
 
 @dataclass
 class TimedStub(Stub):
-    """The Bot Connector stub, also indexing the bot's messages by the activity they reply to."""
+    """The Bot Connector stub, also indexing the bot's new messages by the turn they answer."""
 
     replies: dict[str, list[tuple[float, Recorded]]] = field(default_factory=dict)
 
     async def _record(self, request: web.Request) -> Recorded:
         rec = await super()._record(request)
         body = rec.body
+        # A PUT is the bot closing an earlier card (superseded); it carries the replyToId of the
+        # turn that closed it but is not an answer to that turn.
         if (
-            request.path.startswith("/v3/conversations")
+            request.method == "POST"
+            and request.path.startswith("/v3/conversations")
             and isinstance(body, dict)
             and body.get("type") == "message"
             and body.get("replyToId")

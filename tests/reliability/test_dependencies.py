@@ -146,6 +146,44 @@ async def test_replay_waits_for_the_database_and_keeps_each_conversation_in_orde
     spool.close()
 
 
+async def test_a_replay_finishing_while_the_next_tick_reads_answers_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    spool.add("k0", "teams", "msg", {"i": 0}, thread="t1")
+    spool.add("k1", "teams", "msg", {"i": 1}, thread="t1")
+
+    async def probe() -> bool:
+        return True
+
+    watch = DatabaseWatch(probe, interval_down=0.0, interval_up=0.0)
+    done: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(item: SpoolItem) -> None:
+        if item.key == "k1":
+            await release.wait()
+        done.append(item.key)
+
+    tasks: list[asyncio.Task[object]] = []
+    replayer = Replayer(spool, watch, lambda coro, name: tasks.append(asyncio.create_task(coro)))
+    replayer.register("msg", handler)
+    await replayer.tick()
+    await asyncio.sleep(0.05)  # k0 answered, k1 in its handler
+    stale = spool.items()  # what the next tick reads, just before the replay finishes
+    release.set()
+    await asyncio.gather(*tasks)
+    # The next tick as it would run had its read begun before the replay finished.
+    original = spool.items
+    spool.pending = len(stale)
+    spool.items = lambda limit=1000: stale  # type: ignore[method-assign]
+    await replayer.tick()
+    spool.items = original  # type: ignore[method-assign]
+    await asyncio.gather(*tasks)
+    assert done == ["k0", "k1"] and len(tasks) == 2 and spool.count() == 0
+    spool.close()
+
+
 class _Index:
     """A SearchIndex double: answers after `delay` seconds, healthy or not."""
 
