@@ -82,7 +82,7 @@ class Checkpointing:
         try:
             conn = await asyncio.wait_for(
                 psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=_libpq_timeout(self.connect_timeout)
+                    self.url, autocommit=True, connect_timeout=libpq_timeout(self.connect_timeout)
                 ),
                 max(2.0, self.connect_timeout * 2),
             )
@@ -147,7 +147,8 @@ async def _compress_blobs_with_lz4(pool: AsyncConnectionPool[Any]) -> None:
         log.info("checkpoint blobs stay on the server's default compression: %s", exc)
 
 
-def _libpq_timeout(seconds: float) -> int:
+def libpq_timeout(seconds: float) -> int:
+    """What libpq's connect_timeout makes of `seconds`."""
     # libpq takes whole seconds and treats anything below 2 as 2.
     return max(2, math.ceil(seconds))
 
@@ -178,7 +179,7 @@ async def open_checkpointer(settings: Settings, max_size: int = 20) -> AsyncIter
     """Open (and set up) the checkpoint store for the lifetime of the block."""
     if settings.postgres_url:
         timeout = settings.db_connect_timeout
-        connect = {"connect_timeout": _libpq_timeout(timeout)}
+        connect = {"connect_timeout": libpq_timeout(timeout)}
         # No `check=` on checkout: after a failed check psycopg_pool backs off a whole second
         # before the next try, so a terminated connection would cost a PoolTimeout. Used as is,
         # it fails its statement at once, and the turn's one retry (after `recover()` dropped

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from agent.checkpointer import lock_key
+from agent.checkpointer import libpq_timeout, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ class ThreadLocks:
         self.pool = pool
         # How long to wait for a pooled connection (None: the pool's own timeout).
         self.connect_timeout = connect_timeout
+        # With a slot held, a connection is idle or the pool opens one for this hold: the wait
+        # covers that one connect too (libpq's own limit), or a pool still growing on a busy
+        # machine would read as a database outage and cost the turn a retry.
+        self._wait = (
+            None if connect_timeout is None else connect_timeout + libpq_timeout(connect_timeout)
+        )
         self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # A hold keeps a pool connection to its end. Past the pool's size, holds wait here, in
         # order, instead of timing out on the pool, which reads as a database outage (the served
@@ -44,7 +50,7 @@ class ThreadLocks:
                 yield None
                 return
             key = lock_key(thread_id)
-            async with self._slots, self.pool.connection(timeout=self.connect_timeout) as conn:
+            async with self._slots, self.pool.connection(timeout=self._wait) as conn:
                 # Session-level lock on a dedicated autocommit connection: another replica's
                 # turn on the same thread waits here until this one is checkpointed.
                 await conn.execute("select pg_advisory_lock(%s)", (key,))
