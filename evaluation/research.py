@@ -18,6 +18,7 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,7 +255,14 @@ class Workspace:
             async with open_agent(self.ctx) as agent:
                 return [await agent.turn(f"research:{thread}", m, "researcher") for m in messages]
 
-        return asyncio.run(run())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(run())
+        # A Jupyter kernel runs its cells inside an event loop, where asyncio.run is refused: the
+        # conversation gets a loop of its own on a worker thread.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, run()).result()
 
     def node_latency(self) -> dict[str, dict[str, float]]:
         """This process's per-node latency (count, p50_ms, p95_ms) from the agent's histograms."""
