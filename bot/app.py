@@ -124,7 +124,7 @@ def build_app(
             )
             stack.push_async_callback(teams.aclose)
             app[TEAMS] = teams
-            fixes = _field_fixes(context, feedback)
+            fixes = FieldFixes(context, feedback)  # card corrections of parsed fields
             teams.fixes = fixes
             replayer = Replayer(spool, agent.watch, lambda coro, name: background.spawn(coro, name))
             replayer.register("teams-message", teams.replay)
@@ -242,11 +242,3 @@ def run(host: str | None = None, port: int | None = None) -> None:
     # The process ends now: hide the heap from the collector's last passes at exit, which
     # walked the whole model-laden heap for 5-10 s on a busy machine after a clean stop.
     gc.freeze()
-
-
-def _field_fixes(context: PMark, feedback: FeedbackService) -> FieldFixes:
-    """Card corrections of parsed fields, with the catalog's codes offered by name (issue 15)."""
-    from bot.cards_fields import set_options
-
-    set_options(context.catalog())
-    return FieldFixes(context, feedback)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,8 @@ class Card:
     filed: str | None = None
     # SUPERSEDED once a newer card of the conversation was sent: its buttons are gone.
     closed: str | None = None
+    # The catalog's codes by field, (code, name_ko, name_en), offered to correct a parsed field.
+    options: Mapping[str, Sequence[tuple[str, str, str]]] = field(default_factory=dict)
 
     @property
     def live(self) -> bool:

@@ -28,7 +28,7 @@ from bot.card_parts import (
     lang_of,
 )
 from bot.card_slack import SLACK_TEXT, slack_escape
-from bot.cards_fields import slack_fields_section, teams_fields_section
+from bot.cards_fields import FieldOptions, slack_fields_section, teams_fields_section
 
 __all__ = [
     "CHOICE_VERB",
@@ -122,8 +122,15 @@ def _card(
     votes: Mapping[str, int] | None,
     filed: str | None,
     closed: str | None,
+    options: FieldOptions | None,
 ) -> Card:
-    return Card(response=response, votes=dict(votes or {}), filed=filed, closed=closed)
+    return Card(
+        response=response,
+        votes=dict(votes or {}),
+        filed=filed,
+        closed=closed,
+        options=options or {},
+    )
 
 
 def teams_card(
@@ -131,9 +138,10 @@ def teams_card(
     votes: Mapping[str, int] | None = None,
     filed: str | None = None,
     closed: str | None = None,
+    options: FieldOptions | None = None,
 ) -> dict[str, Any]:
     """The Adaptive Card of a response: draft, recommendations with thumbs, choices, notes."""
-    card = _card(response, votes, filed, closed)
+    card = _card(response, votes, filed, closed, options)
     out: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -166,9 +174,10 @@ def slack_blocks(
     votes: Mapping[str, int] | None = None,
     filed: str | None = None,
     closed: str | None = None,
+    options: FieldOptions | None = None,
 ) -> list[dict[str, Any]]:
     """Block Kit blocks with the same content and buttons as the Teams card."""
-    card = _card(response, votes, filed, closed)
+    card = _card(response, votes, filed, closed, options)
     return [block for section in SLACK_SECTIONS for block in section(card)][:50]
 
 

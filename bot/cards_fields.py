@@ -2,12 +2,13 @@
 
 Teams: per field an Input.ChoiceSet of the catalog's codes by name and one "apply" action, plus a
 "why" container shown by Action.ToggleVisibility. Slack: a static_select per field and a context
-block with the provenance. The catalog's options are registered once at startup (`set_options`).
+block with the provenance. The catalog's codes come with each card (`Card.options`), built from
+the parser's catalog by `field_options`, so a re-imported catalog shows on the next card.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from adapters.domain import CatalogEntry
@@ -16,7 +17,10 @@ from bot.card_parts import Card
 FIX_VERB = "pmark.fix"
 SLACK_FIX_PREFIX = "pmark_fix_"
 FIELDS = ("location", "equipment", "failure_mode", "priority")
-_SLACK_MAX_OPTIONS = 100
+_SLACK_MAX_OPTIONS = 100  # Block Kit's limit for a static_select
+# Teams refuses a message over about 28 KB: a plant's few hundred equipment codes in every card
+# would pass it, so each choice set offers this many (the parsed code always among them).
+_TEAMS_MAX_OPTIONS = 50
 _HOW: dict[str, tuple[str, str]] = {
     "exact": ("카탈로그 이름", "catalog name"),
     "stem": ("카탈로그 이름", "catalog name"),
@@ -43,17 +47,27 @@ _T = {
     "why": ("🔎 왜 이렇게 읽었나", "🔎 Why these codes"),
     "unset": ("(없음)", "(none)"),
 }
-_options: dict[str, list[tuple[str, str, str]]] = {}
+FieldOptions = Mapping[str, Sequence[tuple[str, str, str]]]
 
 
-def set_options(entries: Iterable[CatalogEntry]) -> None:
-    """Remember the catalog's codes by name per field, for the choice controls."""
+def field_options(entries: Iterable[CatalogEntry]) -> dict[str, list[tuple[str, str, str]]]:
+    """The catalog's codes with their names, per correctable field, for the choice controls."""
     grouped: dict[str, list[tuple[str, str, str]]] = {}
     for e in entries:
         if e.category in FIELDS:
             grouped.setdefault(e.category, []).append((e.code, e.name_ko, e.name_en))
-    _options.clear()
-    _options.update(grouped)
+    return grouped
+
+
+def _offered(
+    options: FieldOptions, field: str, current: str | None, limit: int
+) -> list[tuple[str, str, str]]:
+    """At most `limit` of a field's codes, the parsed one first when the list is cut."""
+    codes = list(options.get(field) or [])
+    if len(codes) <= limit:
+        return codes
+    mine = [o for o in codes if o[0] == current]
+    return mine + [o for o in codes if o[0] != current][: limit - len(mine)]
 
 
 def _lang(response: Mapping[str, Any]) -> int:
@@ -99,7 +113,9 @@ def fix_data(response: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def teams_field_controls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+def teams_field_controls(
+    response: Mapping[str, Any], options: FieldOptions
+) -> list[dict[str, Any]]:
     """Adaptive Card elements: a 'why' toggle with provenance, and choice sets to correct."""
     if response.get("kind", "answer") != "answer":
         return []
@@ -110,10 +126,10 @@ def teams_field_controls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
     facts = [{"title": k, "value": v} for k, v in provenance(response)]
     inputs: list[dict[str, Any]] = []
     for field in FIELDS:
-        options = _options.get(field) or []
-        if not options:
-            continue
         current = (view.get(field) or {}).get("code")
+        offered = _offered(options, field, current, _TEAMS_MAX_OPTIONS)
+        if not offered:
+            continue
         inputs.append(
             {
                 "type": "Input.ChoiceSet",
@@ -121,7 +137,7 @@ def teams_field_controls(response: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "label": _LABEL[field][lang],
                 "style": "filtered",
                 "value": current or "",
-                "choices": [{"title": _name(c, ko, en, lang), "value": c} for c, ko, en in options],
+                "choices": [{"title": _name(c, ko, en, lang), "value": c} for c, ko, en in offered],
             }
         )
     elements: list[dict[str, Any]] = []
@@ -185,7 +201,7 @@ def teams_fixes(data: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def slack_field_blocks(response: Mapping[str, Any]) -> list[dict[str, Any]]:
+def slack_field_blocks(response: Mapping[str, Any], options: FieldOptions) -> list[dict[str, Any]]:
     """Block Kit: the provenance as context, and a static_select per field to correct it."""
     if response.get("kind", "answer") != "answer":
         return []
@@ -199,15 +215,16 @@ def slack_field_blocks(response: Mapping[str, Any]) -> list[dict[str, Any]]:
     selects: list[dict[str, Any]] = []
     data = fix_data(response)
     for field in FIELDS:
-        options = (_options.get(field) or [])[:_SLACK_MAX_OPTIONS]
-        if not options:
+        current = (view.get(field) or {}).get("code")
+        offered = _offered(options, field, current, _SLACK_MAX_OPTIONS)
+        if not offered:
             continue
         opts = [
             {
                 "text": {"type": "plain_text", "text": _name(c, ko, en, lang)[:75]},
                 "value": f"{c}"[:150],
             }
-            for c, ko, en in options
+            for c, ko, en in offered
         ]
         select: dict[str, Any] = {
             "type": "static_select",
@@ -215,7 +232,6 @@ def slack_field_blocks(response: Mapping[str, Any]) -> list[dict[str, Any]]:
             "placeholder": {"type": "plain_text", "text": _LABEL[field][lang]},
             "options": opts,
         }
-        current = (view.get(field) or {}).get("code")
         chosen = [o for o in opts if o["value"] == current]
         if chosen:
             select["initial_option"] = chosen[0]
@@ -246,9 +262,9 @@ def slack_fix(action: Mapping[str, Any], block_id: str) -> tuple[str, str, str, 
 
 def teams_fields_section(card: Card) -> list[dict[str, Any]]:
     """The card section (bot/cards.py TEAMS_SECTIONS): controls only while the card is live."""
-    return teams_field_controls(card.response) if card.live else []
+    return teams_field_controls(card.response, card.options) if card.live else []
 
 
 def slack_fields_section(card: Card) -> list[dict[str, Any]]:
     """The card section (bot/cards.py SLACK_SECTIONS): controls only while the card is live."""
-    return slack_field_blocks(card.response) if card.live else []
+    return slack_field_blocks(card.response, card.options) if card.live else []

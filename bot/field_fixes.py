@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from agent.parsing.corrections import CorrectionError, record_correction
+from bot.cards_fields import field_options
 from bot.feedback import FeedbackService
 
 if TYPE_CHECKING:
@@ -23,6 +24,14 @@ class FieldFixes:
     def __init__(self, ctx: PMark, feedback: FeedbackService) -> None:
         self.ctx = ctx
         self.feedback = feedback
+        self._options: tuple[object, dict[str, list[tuple[str, str, str]]]] | None = None
+
+    def options(self) -> dict[str, list[tuple[str, str, str]]]:
+        """The codes a card offers per field: the catalog the parser reads, rebuilt with it."""
+        parser = self.ctx.parser  # a catalog import replaces it
+        if self._options is None or self._options[0] is not parser:
+            self._options = (parser, field_options(parser.entries))
+        return self._options[1]
 
     async def fix(
         self, user_id: str, answer_id: str, thread: str, chosen: Mapping[str, str]
@@ -57,3 +66,8 @@ class FieldFixes:
         updated = {**response, "notification": view}
         self.feedback.remember(updated)
         return updated
+
+
+def options_of(fixes: FieldFixes | None) -> dict[str, list[tuple[str, str, str]]]:
+    """The codes a card offers to correct its fields; none where corrections are not set up."""
+    return fixes.options() if fixes is not None else {}

@@ -34,7 +34,7 @@ from bot.cards_fields import SLACK_FIX_PREFIX, slack_fix
 from bot.cards_lifecycle import SLACK_ADD_ACTION
 from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
-from bot.field_fixes import FieldFixes
+from bot.field_fixes import FieldFixes, options_of
 from bot.jobs import Background
 from bot.mentions import slack_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -277,7 +277,7 @@ class SlackBot:
             channel=str(held["channel"]),
             thread_ts=str(held["thread_ts"]) or None,
             text=plain_text(response),
-            blocks=slack_blocks(response),
+            blocks=slack_blocks(response, options=options_of(self.fixes)),
         )
         await self._close_previous(str(held["channel"]), response, _ts(posted))
 
@@ -349,7 +349,8 @@ class SlackBot:
             response = failure_response(turn_id, text, thread)
         response.setdefault("thread", thread)
         self.feedback.remember(response)
-        ts = await self._post(channel, thread_ts, plain_text(response), slack_blocks(response))
+        blocks = slack_blocks(response, options=options_of(self.fixes))
+        ts = await self._post(channel, thread_ts, plain_text(response), blocks)
         await self._close_previous(channel, response, ts)
 
     async def _close_previous(self, channel: str, response: dict[str, Any], ts: str) -> None:
@@ -490,7 +491,9 @@ class SlackBot:
                 channel=channel,
                 ts=ts,
                 text=plain_text(result.response),
-                blocks=slack_blocks(result.response, result.votes, result.filed),
+                blocks=slack_blocks(
+                    result.response, result.votes, result.filed, options=options_of(self.fixes)
+                ),
             )
         except Exception:
             log.warning("could not update the Slack message", exc_info=True)

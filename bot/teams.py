@@ -55,7 +55,7 @@ from bot.cards_fields import FIX_VERB, teams_fixes
 from bot.cards_lifecycle import ADD_VERB
 from bot.cardstate import INCOMPLETE, STALE
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
-from bot.field_fixes import FieldFixes
+from bot.field_fixes import FieldFixes, options_of
 from bot.jobs import Background
 from bot.mentions import teams_text
 from bot.middleware import HANDLER_ERRORS, RATE_LIMITED, RateLimiter, guess_lang, rate_limited_text
@@ -611,7 +611,7 @@ class TeamsBot:
                 return
 
     def _reply(self, response: dict[str, Any], reference: ConversationReference) -> Activity:
-        card = teams_card(response)
+        card = teams_card(response, options=options_of(self.fixes))
         activity = Activity(
             type=ActivityTypes.message,
             summary=plain_text(response)[:200],
@@ -644,7 +644,9 @@ class TeamsBot:
             return
         if result.response is None or not context.activity.reply_to_id:
             return
-        card = teams_card(result.response, result.votes, result.filed)
+        card = teams_card(
+            result.response, result.votes, result.filed, options=options_of(self.fixes)
+        )
         update = Activity(
             type=ActivityTypes.message,
             id=context.activity.reply_to_id,
@@ -675,7 +677,12 @@ class TeamsBot:
                     body = invoke_message_response(file_later_text(lang))
                 elif result.response is not None:
                     body = invoke_card_response(
-                        teams_card(result.response, result.votes, result.filed)
+                        teams_card(
+                            result.response,
+                            result.votes,
+                            result.filed,
+                            options=options_of(self.fixes),
+                        )
                     )
                 else:
                     body = invoke_message_response(
@@ -689,7 +696,7 @@ class TeamsBot:
                     teams_fixes(data),
                 )
                 body = (
-                    invoke_card_response(teams_card(fixed))
+                    invoke_card_response(teams_card(fixed, options=options_of(self.fixes)))
                     if fixed is not None
                     else invoke_message_response("✓")
                 )

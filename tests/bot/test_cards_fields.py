@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from adapters.settings import Settings
 from bot.cards import slack_blocks, teams_card
 from bot.cards_fields import (
     FIX_VERB,
-    set_options,
+    field_options,
     slack_field_blocks,
     slack_fix,
     teams_field_controls,
@@ -50,15 +47,11 @@ RESPONSE: dict[str, Any] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_options_left_behind() -> Iterator[None]:
-    yield
-    set_options([])  # other card tests render cards without the catalog's options
+OPTIONS = field_options(ENTRIES)
 
 
 def test_teams_card_offers_codes_by_name_and_a_why_toggle() -> None:
-    set_options(ENTRIES)
-    card = teams_card(RESPONSE)
+    card = teams_card(RESPONSE, options=OPTIONS)
     nodes = _walk(card)
     sets = {n["id"]: n for n in nodes if n.get("type") == "Input.ChoiceSet"}
     assert set(sets) == {"fix_location", "fix_equipment", "fix_failure_mode", "fix_priority"}
@@ -80,10 +73,8 @@ def test_teams_card_offers_codes_by_name_and_a_why_toggle() -> None:
 
 
 def test_slack_blocks_have_a_select_per_field_and_the_provenance() -> None:
-    set_options(ENTRIES)
-    blocks = slack_blocks(RESPONSE)
-    assert blocks == [b for b in blocks]  # still a list of blocks
-    ours = slack_field_blocks(RESPONSE)
+    blocks = slack_blocks(RESPONSE, options=OPTIONS)
+    ours = slack_field_blocks(RESPONSE, OPTIONS)
     assert all(b in blocks for b in ours)
     selects = [e for b in ours if b["type"] == "actions" for e in b["elements"]]
     assert [s["type"] for s in selects] == ["static_select"] * 4
@@ -98,8 +89,24 @@ def test_slack_blocks_have_a_select_per_field_and_the_provenance() -> None:
 
 
 def test_questions_carry_no_correction_controls() -> None:
-    set_options(ENTRIES)
-    assert teams_field_controls({**RESPONSE, "kind": "question"}) == []
+    assert teams_field_controls({**RESPONSE, "kind": "question"}, OPTIONS) == []
+    assert not [n for n in _walk(teams_card(RESPONSE)) if n.get("type") == "Input.ChoiceSet"]
+
+
+def test_a_long_catalog_is_cut_to_a_card_sized_list_that_keeps_the_parsed_code() -> None:
+    many = {"equipment": [(f"E-{i:04d}", f"설비 {i}", f"Unit {i}") for i in range(900)]}
+    response = {**RESPONSE, "notification": {"equipment": {"code": "E-0777", "confidence": 0.9}}}
+    sets = [n for n in _walk(teams_card(response, options=many)) if n.get("id") == "fix_equipment"]
+    values = [c["value"] for c in sets[0]["choices"]]
+    assert 10 <= len(values) <= 100 and "E-0777" in values and sets[0]["value"] == "E-0777"
+    select = next(
+        e
+        for b in slack_field_blocks(response, many)
+        if b["type"] == "actions"
+        for e in b["elements"]
+    )
+    assert len(select["options"]) == 100 and select["initial_option"]["value"] == "E-0777"
+    assert len(json.dumps(teams_card(response, options=many))) < 28_000
 
 
 async def test_a_fix_on_the_card_is_stored_and_changes_the_next_parse(tmp_path: Path) -> None:
@@ -121,3 +128,21 @@ async def test_a_fix_on_the_card_is_stored_and_changes_the_next_parse(tmp_path: 
         ("U42", "E-PMP", "E-TNK")
     ]
     assert ctx.parser.parse(text).code("equipment") == "E-TNK"
+
+
+def test_a_reimported_catalog_is_offered_on_the_next_card(tmp_path: Path) -> None:
+    from agent.context import PMark
+    from bot.feedback import FeedbackService
+    from bot.field_fixes import FieldFixes
+
+    ctx = PMark(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    ctx.repo.upsert_catalog(ENTRIES)
+    fixes = FieldFixes(ctx, FeedbackService(ctx.repo, []))
+    assert "E-PMP" in [c for c, _, _ in fixes.options()["equipment"]]
+    csv = tmp_path / "catalog.csv"
+    csv.write_text(
+        "category,code,name_ko,name_en,synonyms,parent\nequipment,E-NEW,신설비,New unit,,\n",
+        encoding="utf-8",
+    )
+    ctx.import_catalog(csv)
+    assert "E-NEW" in [c for c, _, _ in fixes.options()["equipment"]]
