@@ -19,6 +19,7 @@ import numpy as np
 from cachetools import LRUCache, TTLCache
 
 from adapters.llm.schema import schema_errors
+from agent.parsing.textnorm import stem_en
 
 # --- the replaced code, as it was ----------------------------------------------------------
 
@@ -36,6 +37,19 @@ def old_jamo(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+_OLD_SUFFIX_EN = ("ings", "ing", "ions", "ion", "ed", "es", "s")
+
+
+def old_stem_en(word: str) -> str:
+    for suffix in _OLD_SUFFIX_EN:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word.rstrip("e") if len(word) > 4 else word
 
 
 def old_lru_round(cache: OrderedDict[str, Any], keys: list[str], value: Any, size: int) -> None:
@@ -103,6 +117,7 @@ SCHEMA: dict[str, Any] = {
     "required": ["location", "equipment", "failure_mode", "priority"],
     "additionalProperties": False,
 }
+STEM_WORDS = ("leaking", "vibration", "bearings", "overheated", "pump", "seal", "noisy", "motors")
 ANSWER = {"location": "A", "equipment": None, "failure_mode": "C", "priority": "D"}
 
 
@@ -128,6 +143,12 @@ def main() -> None:
             "jamo() of a 12-syllable token",
             lambda: old_jamo(word),
             lambda: unicodedata.normalize("NFD", word),
+            20_000,
+        ),
+        (
+            "English stem, 8 words (Snowball via PyStemmer)",
+            lambda: [old_stem_en(w) for w in STEM_WORDS],
+            lambda: [stem_en(w) for w in STEM_WORDS],
             20_000,
         ),
         (

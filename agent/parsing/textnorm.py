@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+
+import Stemmer
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 LATIN_OR_DIGIT = re.compile(r"[a-z0-9]")
@@ -43,7 +46,7 @@ PARTICLES = (
     "됨",
     "중",
 )
-_SUFFIX_EN = ("ings", "ing", "ions", "ion", "ed", "es", "s")
+_STEMMERS = threading.local()
 
 
 def normalize(text: str) -> str:
@@ -67,14 +70,13 @@ def strip_particle(token: str) -> str:
 
 
 def stem_en(word: str) -> str:
-    """A crude English stem: enough to make leaking/leaks/leak and vibrating/vibration meet."""
-    for suffix in _SUFFIX_EN:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]
-    return word.rstrip("e") if len(word) > 4 else word
+    """Snowball's English (Porter2) stem: leaking/leaks/leak and vibrating/vibration meet."""
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        # PyStemmer's objects keep per-call buffers and a cache: one per thread.
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english")
+    stem: str = stemmer.stemWord(word)
+    return stem
 
 
 def jamo(text: str) -> str:
