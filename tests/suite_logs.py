@@ -10,7 +10,8 @@
 - At the end of the session the dir is scanned for the suite's secrets
   (tests/reliability/secret_scan.py); a hit fails the run. PMARK_TEST_SECRET_SCAN=0 skips it.
 
-The dir is PMARK_TEST_LOG_DIR (emptied first) or a fresh `.pytest-logs/<time>-<pid>` (sessions of
+The dir is PMARK_TEST_LOG_DIR (emptied first; a pytest that a test starts gets a `nested/` dir in
+it instead) or a fresh `.pytest-logs/<time>-<pid>` (sessions of
 other contributors run at the same time, so each gets its own; day-old ones are removed).
 """
 
@@ -36,6 +37,7 @@ SUITE_LOG = "suite.log"
 SUBPROCESS_DIR = "subprocesses"
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s %(filename)s:%(lineno)d %(message)s"
 _STALE_SECONDS = 24 * 3600
+OWNER_ENV = "PMARK_TEST_LOG_OWNER"  # the pid of the session that owns PMARK_TEST_LOG_DIR
 # Loggers held above DEBUG (see pytest_configure).
 QUIET_TOOLING = {
     "selenium.webdriver.remote.remote_connection": 20,  # INFO
@@ -70,6 +72,14 @@ def session_log_files() -> list[Path]:
 
 def _choose_dir() -> Path:
     configured = os.environ.get("PMARK_TEST_LOG_DIR")
+    owner = os.environ.get(OWNER_ENV)
+    if configured and owner and owner != str(os.getpid()):
+        # A pytest started by a test (a guide's command, say) inherits the dir: emptying it
+        # would take the running session's suite.log away, so it logs into a dir of its own
+        # inside it (which the outer session's scan covers too).
+        folder = Path(configured).resolve() / "nested" / f"{time.strftime('%H%M%S')}-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
     if configured:
         folder = Path(configured).resolve()
         if folder.is_dir():
@@ -228,6 +238,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     folder = _choose_dir()
     _state["dir"] = folder
+    if os.environ.get("PMARK_TEST_LOG_DIR") and OWNER_ENV not in os.environ:
+        os.environ[OWNER_ENV] = str(os.getpid())
     if config.getoption("log_file", None):
         _state["extra_log_file"] = Path(config.getoption("log_file")).resolve()
     else:

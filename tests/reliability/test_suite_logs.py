@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.suite_logs import SUBPROCESS_DIR, session_log_dir
+from tests import suite_logs
+from tests.suite_logs import OWNER_ENV, SUBPROCESS_DIR, session_log_dir
 
 SCRIPT = "import sys; print('out-' + sys.argv[1]); print('err-' + sys.argv[1], file=sys.stderr)"
 
@@ -78,3 +80,18 @@ async def test_asyncio_subprocess_streams_still_work(tmp_path: Path) -> None:
         0,
     )
     assert f"out-{marker}" in _logged(marker)
+
+
+def test_a_nested_pytest_keeps_the_running_sessions_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pytest started by a test (a guide's command) logs into nested/, leaving suite.log."""
+    (tmp_path / "suite.log").write_text("the running session's records\n")
+    monkeypatch.setenv("PMARK_TEST_LOG_DIR", str(tmp_path))
+    monkeypatch.setenv(OWNER_ENV, str(os.getpid() + 1))  # another process owns the dir
+    folder = suite_logs._choose_dir()
+    assert folder.parent == tmp_path / "nested"
+    assert (tmp_path / "suite.log").read_text() == "the running session's records\n"
+    monkeypatch.setenv(OWNER_ENV, str(os.getpid()))  # this process does: it starts afresh
+    assert suite_logs._choose_dir() == tmp_path
+    assert not (tmp_path / "suite.log").exists()
