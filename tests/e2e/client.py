@@ -6,6 +6,7 @@ buttons, the playground's own notices (an invoke's answer under a card).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Any
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -47,6 +50,14 @@ return [...document.querySelectorAll('[aria-label="Message header"]')].map(h => 
     card: !!item.querySelector('.ac-adaptiveCard'),
   };
 });
+"""
+
+# A paste into the focused editor: Monaco reads the event's clipboard data.
+_PASTE_JS = """
+const data = new DataTransfer();
+data.setData('text/plain', arguments[0]);
+document.activeElement.dispatchEvent(
+  new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
 """
 
 
@@ -233,6 +244,70 @@ class Playground:
             else:
                 box.send_keys(value)
         thread.find_element(By.CSS_SELECTOR, "button[aria-label='Send Message']").click()
+
+    def send_custom_activity(self, activity: dict[str, Any]) -> None:
+        """Send an activity through the playground's "Mock an Activity > Custom activity" dialog
+        (its JSON editor), as when another person of the team writes: the playground's UI has
+        one current user, and this dialog is how it lets another one speak."""
+        self._button("Mock an Activity").click()
+        self.wait_for(
+            lambda: [
+                i
+                for i in self.driver.find_elements(By.CSS_SELECTOR, "[role=menuitem]")
+                if i.text == "Custom activity"
+            ][0],
+            "the Custom activity menu item",
+        ).click()
+        self.wait_for(lambda: self._find("[role=dialog]"), "the Custom activity dialog")
+        # The dialog fetches its template for the conversation: replace it only once it is in.
+        editor = self.wait_for(
+            lambda: [
+                e
+                for e in self.driver.find_elements(
+                    By.CSS_SELECTOR, "[role=dialog] .monaco-editor .view-lines"
+                )
+                if '"conversation"' in e.text
+            ][0],
+            "the JSON editor with the dialog's template",
+        )
+        time.sleep(0.5)  # the dialog's opening animation: a click during it lands on the overlay
+        editor.click()
+        self.wait_for(
+            lambda: self.driver.execute_script(
+                "return !!document.activeElement.closest('[role=dialog] .monaco-editor')"
+            ),
+            "the JSON editor to have the focus",
+        )
+        # The whole template replaced by one paste, as a person would (typed key by key, the
+        # editor's auto-closed brackets and a re-render of the dialog get in the way).
+        ActionChains(self.driver).key_down(Keys.CONTROL).send_keys("a").key_up(
+            Keys.CONTROL
+        ).perform()
+        self.driver.execute_script(_PASTE_JS, json.dumps(activity, ensure_ascii=False))
+        # A message activity pasted in turns the dialog into a form of its fields; its JSON
+        # tab still holds what was pasted, and the button sends that.
+        time.sleep(0.5)
+        for tab in self.driver.find_elements(By.CSS_SELECTOR, "[role=dialog] [role=tab]"):
+            if tab.text == "JSON":
+                tab.click()
+        typed = self.wait_for(
+            lambda: self._find("[role=dialog] .monaco-editor .view-lines").text,
+            "the JSON editor again",
+        )
+        assert typed.startswith('{"type"'), f"the editor holds {typed[:200]!r}"
+        self._button("Send activity", "[role=dialog] button").click()
+        self.wait_for(
+            lambda: not self.driver.find_elements(By.CSS_SELECTOR, "[role=dialog]"),
+            "the dialog to close (an activity it could not read keeps it open)",
+        )
+
+    def _button(self, text: str, css: str = "button") -> WebElement:
+        return self.wait_for(
+            lambda: [b for b in self.driver.find_elements(By.CSS_SELECTOR, css) if b.text == text][
+                0
+            ],
+            f"the {text!r} button",
+        )
 
     def shot(self, name: str) -> Path:
         """A screenshot of the page under .pytest-logs/e2e/."""

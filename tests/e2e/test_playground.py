@@ -9,9 +9,12 @@ failed before its fix (branch h19a) and pass with it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+import yaml
 
+from tests.conftest import REPO
 from tests.e2e.client import Message, Playground
 from tests.e2e.conftest import Served
 
@@ -242,6 +245,82 @@ def test_channel_thread_keeps_its_own_context(teams: Playground) -> None:
     assert _card_field(card, "우선순위").startswith("긴급")
     assert _card_field(card, "설비").startswith("압축기")
     assert _card_field(card, "위치").startswith("부산공장")
+
+
+def _latest_channel_thread(served: Served, channel: str) -> str:
+    """The Teams message id of the channel thread PMark last answered in (the playground's page
+    does not show message ids; PMark keys each thread by it)."""
+    with served.db() as db:
+        row = db.execute(
+            "select thread_id from thread_activity where thread_id like ? "
+            "order by last_active desc limit 1",
+            (f"teams:{channel}:%",),
+        ).fetchone()
+    assert row, "PMark has no thread in that channel"
+    return str(row[0]).rsplit(":", 1)[1]
+
+
+def _as_teammate(served: Served, thread: str, text: str) -> dict[str, Any]:
+    """A reply in a channel thread from another member of the team (playground.yml's first
+    user), @mentioning PMark, as Teams delivers it."""
+    config = yaml.safe_load((REPO / "scripts" / "playground.yml").read_text(encoding="utf-8"))
+    bot, user, team = config["bot"], config["users"][0], config["team"]
+    channel = team["channels"][0]
+    at = f"<at>{bot['name']}</at>"
+    return {
+        "type": "message",
+        "channelId": "msteams",
+        "serviceUrl": f"{served.playground}/_connector",
+        "recipient": {"id": bot["id"], "name": bot["name"]},
+        "conversation": {
+            "id": f"{channel['id']};messageid={thread}",
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": config["tenantId"],
+        },
+        "from": {"id": user["id"], "name": user["name"], "aadObjectId": user["aadObjectId"]},
+        "text": f"{at} {text}",
+        "entities": [
+            {"type": "mention", "text": at, "mentioned": {"id": bot["id"], "name": bot["name"]}}
+        ],
+        "channelData": {
+            "tenant": {"id": config["tenantId"]},
+            "team": {"id": team["id"], "name": team["name"]},
+            "channel": {"id": channel["id"], "name": channel["name"]},
+        },
+    }
+
+
+def test_a_second_person_in_the_thread_adds_to_the_same_draft(
+    teams: Playground, served: Served
+) -> None:
+    """Alex posts a report; Megan answers the priority question in its thread, then corrects
+    the equipment: one draft, built by both, each answer in that thread."""
+    teams.open("Plant Maintenance - Shift")
+    box = teams.driver.find_element("css selector", "[data-lexical-editor='true']")
+    box.click()
+    teams.mention("PMark")
+    post = "서울공장 압축기 과열"
+    teams.type(" " + post)
+    teams.post()
+    first = teams.wait_for(lambda: teams.thread_cards(post), "PMark's card in the thread")[0]
+    assert "얼마나 급한가요" in first, first
+    thread = _latest_channel_thread(served, "channel-shift-id")
+
+    teams.send_custom_activity(_as_teammate(served, thread, "긴급"))
+    cards = teams.wait_for(lambda: teams.thread_cards(post)[1:], "the card for Megan's answer")
+    card = cards[-1]
+    assert _card_field(card, "우선순위").startswith("긴급")
+    assert _card_field(card, "설비").startswith("압축기")
+    assert _card_field(card, "위치").startswith("서울공장")
+
+    teams.send_custom_activity(_as_teammate(served, thread, "아니요, 전동기"))
+    card = teams.wait_for(lambda: teams.thread_cards(post)[2:], "the card for her correction")[-1]
+    assert _card_field(card, "설비").startswith("전동기")
+    assert "압축기 → 전동기" in card
+    assert _card_field(card, "우선순위").startswith("긴급")
+    assert _card_field(card, "위치").startswith("서울공장")
+    teams.shot("channel-thread-two-people")
 
 
 def _group_report(teams: Playground) -> Message:
