@@ -19,12 +19,14 @@ def _blocks(post: Any) -> list[dict[str, Any]]:
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks)
 
 
-async def _say(served: Running, text: str, channel: str, ts: str | None = None) -> Any:
+async def _say(
+    served: Running, text: str, channel: str, ts: str | None = None, user: str = "UTECH1"
+) -> Any:
     """An app_mention (in a thread when ts is given); the post that answers it."""
     stub = served.stub
     event = {
         "type": "app_mention",
-        "user": "UTECH1",
+        "user": user,
         "text": text,
         "ts": f"{time.time():.6f}",
         "channel": channel,
@@ -140,3 +142,27 @@ async def test_other_mentions_are_left_out_and_cases_say_why(served: Running) ->
     state = await served.app[AGENT].state(thread)
     assert state["report"] == "2공장 압축기 진동 긴급"
     assert state["notification"]["activity"]["code"] is None
+
+
+async def test_a_second_person_in_the_thread_adds_to_the_same_draft(served: Running) -> None:
+    """One technician reports, another answers the question and corrects the equipment in the
+    thread: one draft built by both, every answer in that thread."""
+    channel = "C" + uuid.uuid4().hex[:8].upper()
+    event, question = await _say(served, "<@UPMARKBOT> 2공장 압축기 과열", channel)
+    ts = event["ts"]
+    assert _buttons(_blocks(question), "pmark_choice_priority")
+    assert question.body.get("thread_ts") == ts
+    _, answer = await _say(served, "<@UPMARKBOT> 긴급", channel, ts, user="UTECH2")
+    assert answer.body.get("thread_ts") == ts
+    thread = json.loads(_buttons(_blocks(answer), "pmark_vote_up")[0]["value"])["thread"]
+    draft = (await served.app[AGENT].state(thread))["notification"]
+    assert draft["priority"]["code"] is not None
+    assert (draft["location"]["code"], draft["failure_mode"]["code"]) != (None, None)
+    equipment = draft["equipment"]["code"]
+    _, corrected = await _say(served, "<@UPMARKBOT> 아니요, 펌프", channel, ts, user="UTECH2")
+    assert corrected.body.get("thread_ts") == ts
+    after = (await served.app[AGENT].state(thread))["notification"]
+    assert after["equipment"]["code"] not in (None, equipment)
+    for field in ("location", "failure_mode", "priority"):
+        assert after[field]["code"] == draft[field]["code"], field
+    assert "→" in json.dumps(_blocks(corrected), ensure_ascii=False)
