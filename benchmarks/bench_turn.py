@@ -1,7 +1,7 @@
 """Conversation turns per second and latency (no LLM) over a large history.
 
     .venv/bin/python benchmarks/bench_turn.py [--notifications 100000] [--concurrency 1,10,100]
-        [--turns 4] [--catalog data/catalog.csv] [--postgres-url postgresql://pmark:pmark-pg-Zq7tW4nKx9@127.0.0.1:5432/pmark_checkpoints_test]
+        [--turns 4] [--catalog data/catalog.csv] [--postgres-url "$PMARK_TEST_CHECKPOINT_URL"]
 
 History vectors are random unit vectors (embedding 100k texts with the real model takes longer
 than the benchmark itself); query texts are embedded for real, BM25 runs on real tokens. The
