@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         "unavailable: the message is then kept in the local spool, the user is told, and the "
         "answer follows when the database is back.",
     )
+    db_pool_open_full: bool = Field(
+        False,
+        description="Open the PostgreSQL checkpoint and lock pools at their full size (20 and 40 "
+        "connections by default) when PMark starts. Opened one by one under a burst of turns, new "
+        "connections wait behind a busy process and can time out (PoolTimeout, the turn is "
+        "retried). Worth it where max_connections allows 60 per process.",
+    )
     postgres_url: str | None = Field(
         None, description="PostgreSQL URL (postgresql://…) for LangGraph checkpoints."
     )

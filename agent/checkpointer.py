@@ -186,7 +186,7 @@ async def open_checkpointer(settings: Settings, max_size: int = 20) -> AsyncIter
         # the other dead ones) runs on fresh connections.
         pool: AsyncConnectionPool[Any] = GuardedPool(
             settings.postgres_url,
-            min_size=1,
+            min_size=max_size if settings.db_pool_open_full else 1,
             max_size=max_size,
             open=False,
             # A short wait for a connection: a database that does not give one within it is
@@ -207,7 +207,7 @@ async def open_checkpointer(settings: Settings, max_size: int = 20) -> AsyncIter
         # come from the saver's pool: 20 waiting turns would starve the writes they wait for.
         lock_pool: AsyncConnectionPool[Any] = GuardedPool(
             settings.postgres_url,
-            min_size=1,
+            min_size=max_size * 2 if settings.db_pool_open_full else 1,
             max_size=max_size * 2,
             open=False,
             timeout=timeout,

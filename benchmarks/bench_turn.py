@@ -147,6 +147,12 @@ def main() -> None:
     )
     ap.add_argument("--postgres-url", default=None)
     ap.add_argument(
+        "--pools-on-demand",
+        action="store_true",
+        help="open PostgreSQL connections as turns need them (PMARK_DB_POOL_OPEN_FULL=false); "
+        "by default the pools open full, as a server under load should run",
+    )
+    ap.add_argument(
         "--catalog",
         type=Path,
         default=REPO / "data" / "catalog.csv",
@@ -166,7 +172,16 @@ def main() -> None:
         )
         stores = [("sqlite", Settings(data_dir=data))]
         if args.postgres_url:
-            stores.append(("postgres", Settings(data_dir=data, postgres_url=args.postgres_url)))
+            stores.append(
+                (
+                    "postgres",
+                    Settings(
+                        data_dir=data,
+                        postgres_url=args.postgres_url,
+                        db_pool_open_full=not args.pools_on_demand,
+                    ),
+                )
+            )
         print(
             f"{'store':<9}{'conv':>5}{'turns':>7}{'turns/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
             f"{'base p95':>10}{'p95/base':>10}"

@@ -138,3 +138,17 @@ async def test_a_turn_reads_its_latest_checkpoint_once_until_it_writes(loaded_di
             assert ("task-x", "asked", ["x"]) in again.pending_writes  # the write is seen
         outside = await saver.aget_tuple(config)
         assert outside is not None and outside is not again
+
+
+@pytest.mark.parametrize("full", [False, True])
+async def test_pools_open_full_only_when_set(tmp_path: Path, full: bool) -> None:
+    """PMARK_DB_POOL_OPEN_FULL: every connection is open before the first turn, or one each."""
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    settings = Settings(data_dir=tmp_path, postgres_url=url, db_pool_open_full=full)
+    async with open_checkpointer(settings, max_size=4) as checkpointing:
+        assert checkpointing.pool is not None and checkpointing.lock_pool is not None
+        sizes = (
+            checkpointing.pool.get_stats()["pool_size"],
+            checkpointing.lock_pool.get_stats()["pool_size"],
+        )
+    assert sizes == ((4, 8) if full else (1, 1))
