@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -277,7 +278,7 @@ class SlackBot:
             channel=str(held["channel"]),
             thread_ts=str(held["thread_ts"]) or None,
             text=plain_text(response),
-            blocks=slack_blocks(response, options=options_of(self.fixes)),
+            blocks=self._live_blocks(response),
         )
         await self._close_previous(str(held["channel"]), response, _ts(posted))
 
@@ -349,9 +350,18 @@ class SlackBot:
             response = failure_response(turn_id, text, thread)
         response.setdefault("thread", thread)
         self.feedback.remember(response)
-        blocks = slack_blocks(response, options=options_of(self.fixes))
+        blocks = self._live_blocks(response)
         ts = await self._post(channel, thread_ts, plain_text(response), blocks)
         await self._close_previous(channel, response, ts)
+
+    def _live_blocks(
+        self,
+        response: dict[str, Any],
+        votes: Mapping[str, int] | None = None,
+        filed: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Blocks whose buttons act, with the catalog's codes to correct the fields."""
+        return slack_blocks(response, votes, filed, options=options_of(self.fixes))
 
     async def _close_previous(self, channel: str, response: dict[str, Any], ts: str) -> None:
         """The card a new one supersedes loses its buttons (chat.update): no stale button acts."""
@@ -491,9 +501,7 @@ class SlackBot:
                 channel=channel,
                 ts=ts,
                 text=plain_text(result.response),
-                blocks=slack_blocks(
-                    result.response, result.votes, result.filed, options=options_of(self.fixes)
-                ),
+                blocks=self._live_blocks(result.response, result.votes, result.filed),
             )
         except Exception:
             log.warning("could not update the Slack message", exc_info=True)

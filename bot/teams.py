@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -610,8 +611,17 @@ class TeamsBot:
             except Exception:
                 return
 
+    def _live_card(
+        self,
+        response: dict[str, Any],
+        votes: Mapping[str, int] | None = None,
+        filed: str | None = None,
+    ) -> dict[str, Any]:
+        """A card whose buttons act, with the catalog's codes to correct its fields."""
+        return teams_card(response, votes, filed, options=options_of(self.fixes))
+
     def _reply(self, response: dict[str, Any], reference: ConversationReference) -> Activity:
-        card = teams_card(response, options=options_of(self.fixes))
+        card = self._live_card(response)
         activity = Activity(
             type=ActivityTypes.message,
             summary=plain_text(response)[:200],
@@ -644,9 +654,7 @@ class TeamsBot:
             return
         if result.response is None or not context.activity.reply_to_id:
             return
-        card = teams_card(
-            result.response, result.votes, result.filed, options=options_of(self.fixes)
-        )
+        card = self._live_card(result.response, result.votes, result.filed)
         update = Activity(
             type=ActivityTypes.message,
             id=context.activity.reply_to_id,
@@ -677,12 +685,7 @@ class TeamsBot:
                     body = invoke_message_response(file_later_text(lang))
                 elif result.response is not None:
                     body = invoke_card_response(
-                        teams_card(
-                            result.response,
-                            result.votes,
-                            result.filed,
-                            options=options_of(self.fixes),
-                        )
+                        self._live_card(result.response, result.votes, result.filed)
                     )
                 else:
                     body = invoke_message_response(
@@ -696,7 +699,7 @@ class TeamsBot:
                     teams_fixes(data),
                 )
                 body = (
-                    invoke_card_response(teams_card(fixed, options=options_of(self.fixes)))
+                    invoke_card_response(self._live_card(fixed))
                     if fixed is not None
                     else invoke_message_response("✓")
                 )
