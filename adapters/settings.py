@@ -105,6 +105,18 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `pmark serve` binds.")
     port: int = Field(3978, description="Port `pmark serve` binds.")
+    workers: int | None = Field(
+        None,
+        description="Worker processes `pmark serve` runs on the one port (SO_REUSEPORT). Unset: "
+        "one per core when conversations are checkpointed in PostgreSQL (PMARK_POSTGRES_URL), "
+        "else 1. More than one needs PostgreSQL: it is what keeps a conversation's turns in order "
+        "across processes.",
+    )
+    worker_restart_limit: int = Field(
+        5,
+        description="A worker that dies this many times in a row within a minute of starting "
+        "stops the whole server (a crash loop is a fault to see, not to hide).",
+    )
     playground_url: str | None = Field(
         None,
         description="Agents Playground web UI started next to PMark (scripts/quickstart.sh); "

@@ -26,7 +26,14 @@ TURN_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
 )
 DEGRADED = Counter("pmark_degraded_total", "Turns answered without a dependency", ["part"])
-NODE_BASELINE = Gauge("pmark_node_baseline_seconds", "Rolling median duration per node", ["node"])
+# Each worker process keeps its own rolling median (bot.metrics_mp): export the slowest live
+# worker's, one series per node as with a single process; an exited worker's median is dropped.
+NODE_BASELINE = Gauge(
+    "pmark_node_baseline_seconds",
+    "Rolling median duration per node",
+    ["node"],
+    multiprocess_mode="livemax",
+)
 
 
 class SlownessWatch:

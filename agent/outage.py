@@ -19,7 +19,13 @@ from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
 
-DB_DOWN = Gauge("pmark_database_down", "1 while the database is known to be unreachable")
+# Every worker process has its own DatabaseWatch: 1 when any live worker finds the database
+# down (bot.metrics_mp); "live" so that a worker which exited while it was down leaves no 1 behind.
+DB_DOWN = Gauge(
+    "pmark_database_down",
+    "1 while the database is known to be unreachable",
+    multiprocess_mode="livemax",
+)
 DB_OUTAGES = Counter("pmark_database_outages_total", "Times the database was found unreachable")
 DB_RETRIES = Counter(
     "pmark_database_retries_total",

@@ -1,14 +1,16 @@
 """HTTP benchmark: N concurrent Teams conversations x M turns against `pmark serve` on loopback.
 
-Starts `pmark serve` (emulator mode, no LLM; PostgreSQL checkpoints when PMARK_POSTGRES_URL is
-set) and a local Bot Connector that receives the answers. Every turn waits for its own answer;
-every answer with recommendations gets a thumb clicked twice. Prints throughput, p50/p95/p99 of
-the HTTP acknowledgement and of the answer, checks that no reply was lost, duplicated or crossed
-into another conversation and that every thumb is stored exactly once, and prints ratios against
-GET /healthz latency measured in the same run at the same concurrency.
+Starts `pmark serve --workers N` for each N of `--workers` (default 1 then 2; several need
+PMARK_POSTGRES_URL; PMARK_DATABASE_URL puts the application database on a server too), in
+emulator mode with no LLM, and a local Bot Connector that receives the answers. Every turn waits
+for its own answer; every answer with recommendations gets a thumb clicked twice. Prints one row
+per N: throughput, p50/p95/p99 of the answer, the HTTP acknowledgement, and the floor (GET
+/healthz at the same concurrency, same run); and checks that no reply was lost, duplicated or
+crossed into another conversation and that every thumb is stored exactly once.
 
-    .venv/bin/python benchmarks/bench_http.py            # 200 x 20
-    .venv/bin/python benchmarks/bench_http.py --quick    # 20 x 5
+    .venv/bin/python benchmarks/bench_http.py                 # 200 x 20, 1 and 2 workers
+    .venv/bin/python benchmarks/bench_http.py --quick         # 20 x 5
+    .venv/bin/python benchmarks/bench_http.py --workers 1     # one configuration
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,12 +51,15 @@ class Connector:
 
     pending: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     unexpected: list[dict[str, Any]] = field(default_factory=list)
+    updates: int = 0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     base: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
-        if body.get("type") == "message":
+        if request.method == "PUT":  # a superseded card closed in place: not an answer
+            self.updates += 1
+        elif body.get("type") == "message":
             key = (body["conversation"]["id"], body.get("replyToId") or "")
             future = self.pending.pop(key, None)
             if future is None or future.done():
@@ -129,13 +133,14 @@ async def conversation(
     http: aiohttp.ClientSession,
     base: str,
     connector: Connector,
+    name: str,
     index: int,
     turns: int,
     results: Results,
     timeout: float,
 ) -> None:
-    conv = f"19:bench-{index}@thread.tacv2"
-    user = f"bench-user-{index}"
+    conv = f"19:bench-{name}@thread.tacv2"
+    user = f"bench-user-{name}"
     for turn in range(turns):
         text = TEXTS[(index + turn) % len(TEXTS)]
         act = activity(connector.base, conv, user, text)
@@ -197,7 +202,18 @@ async def baseline(http: aiohttp.ClientSession, base: str, clients: int, each: i
 
 
 def prepare_data(data_dir: Path, env: dict[str, str]) -> None:
-    if (data_dir / "pmark.db").exists():
+    code = (
+        "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
+        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).notification_count())"
+    )
+    if env.get("PMARK_DATABASE_URL") is None and not (data_dir / "pmark.db").exists():
+        count = 0
+    else:
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO)
+        )
+        count = int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else 0
+    if count:
         return
     print(f"loading the demo catalog and history into {data_dir} …", flush=True)
     subprocess.run([str(PMARK), "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
@@ -219,52 +235,80 @@ def feedback_rows(data_dir: Path, env: dict[str, str]) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-async def main(args: argparse.Namespace) -> int:
-    data_dir = (
-        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="pmark-bench-"))
-    )
-    port = args.port or free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PMARK_")}
-    env.update(
-        {
-            "PMARK_DATA_DIR": str(data_dir),
-            "PMARK_HOST": "127.0.0.1",
-            "PMARK_PORT": str(port),
-            "PMARK_RATE_LIMIT_PER_MINUTE": "0",
-            "PMARK_LOG_LEVEL": "WARNING",
-        }
-    )
-    if os.environ.get("PMARK_POSTGRES_URL"):
-        env["PMARK_POSTGRES_URL"] = os.environ["PMARK_POSTGRES_URL"]
-    prepare_data(data_dir, env)
+@dataclass
+class Run:
+    """One serving configuration's figures."""
+
+    workers: int
+    results: Results
+    elapsed: float
+    floor: list[float]
+    unexpected: int
+    rows: int
+    closed: int  # superseded cards closed in place (PUT)
+
+    @property
+    def ok(self) -> bool:
+        r = self.results
+        return (
+            r.lost == 0
+            and r.crossed == 0
+            and self.unexpected == 0
+            and r.errors == 0
+            and self.rows == len(r.thumbs)
+        )
+
+
+async def wait_all_workers(http: aiohttp.ClientSession, base: str, workers: int) -> bool:
+    """Until every worker answers /healthz (each connection lands on one of them)."""
+    deadline = time.monotonic() + 300
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/healthz", headers={"Connection": "close"}) as resp:
+                if resp.status == 200:
+                    seen.add(int((await resp.json()).get("worker", 0)))
+        except aiohttp.ClientError:
+            pass
+        if len(seen) >= workers:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def serve_and_load(
+    args: argparse.Namespace, env: dict[str, str], data_dir: Path, workers: int
+) -> Run | None:
     rows_before = feedback_rows(data_dir, env)
     connector = Connector()
     stub = await connector.start()
-    log = open(data_dir / "serve.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([str(PMARK), "serve"], env=env, stdout=log, stderr=log, cwd=str(REPO))
+    port = args.port or free_port()
+    env = {**env, "PMARK_PORT": str(port)}
+    log = open(data_dir / f"serve-{workers}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(PMARK), "serve", "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=log,
+        cwd=str(REPO),
+    )
     base = f"http://127.0.0.1:{port}"
     results = Results()
+    tag = uuid.uuid4().hex[:6]  # a run's conversations are its own, not the last run's
     try:
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=conn) as http:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    async with http.get(f"{base}/readyz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print("pmark serve did not start; see", data_dir / "serve.log")
-                    return 2
-                await asyncio.sleep(0.2)
+            if not await wait_all_workers(http, base, workers):
+                print("pmark serve did not start; see", data_dir / f"serve-{workers}.log")
+                return None
             await baseline(http, base, 10, 20)  # warm-up
-            base_lat = await baseline(http, base, args.conversations, args.turns)
+            floor = await baseline(http, base, args.conversations, args.turns)
             started = time.perf_counter()
             await asyncio.gather(
                 *(
-                    conversation(http, base, connector, i, args.turns, results, args.timeout)
+                    conversation(
+                        http, base, connector, f"{tag}-{i}", i, args.turns, results, args.timeout
+                    )
                     for i in range(args.conversations)
                 )
             )
@@ -279,39 +323,72 @@ async def main(args: argparse.Namespace) -> int:
         log.close()
         await stub.cleanup()
     rows = feedback_rows(data_dir, env) - rows_before
-    turns = len(results.answer)
+    return Run(workers, results, elapsed, floor, len(connector.unexpected), rows, connector.updates)
+
+
+def ms(values: list[float], q: float) -> str:
+    return f"{pct(values, q) * 1000:.0f}"
+
+
+def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> None:
     backend = "PostgreSQL" if "PMARK_POSTGRES_URL" in env else "SQLite"
+    app_db = "PostgreSQL" if "PMARK_DATABASE_URL" in env else "SQLite"
     print(
-        f"\n{args.conversations} conversations x {args.turns} turns, "
-        f"checkpoints on {backend}, no LLM"
+        f"\n{args.conversations} conversations x {args.turns} turns, checkpoints on {backend}, "
+        f"application database on {app_db}, no LLM, client on the same machine"
     )
-    print(f"turns answered      {turns} in {elapsed:.1f} s = {turns / elapsed:.1f} turns/s")
-    print(f"answers with cards  {results.kinds}")
-    hz50, hz95, hz99 = pct(base_lat, 0.5), pct(base_lat, 0.95), pct(base_lat, 0.99)
     print(
-        f"baseline /healthz   p50 {hz50 * 1000:.1f} ms  p95 {hz95 * 1000:.1f} ms  "
-        f"p99 {hz99 * 1000:.1f} ms"
+        "| workers | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
+        "| floor: /healthz p50 / p95 ms | lost | crossed | duplicates | errors | thumbs (stored) | cards closed |"
     )
-    for name, values in (("HTTP ack", results.ack), ("answer", results.answer)):
-        p50, p95, p99 = pct(values, 0.5), pct(values, 0.95), pct(values, 0.99)
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        r = run.results
+        turns = len(r.answer)
         print(
-            f"{name:<19} p50 {p50 * 1000:.1f} ms  p95 {p95 * 1000:.1f} ms  p99 {p99 * 1000:.1f} ms"
-            f"   ratio to /healthz: p50 x{p50 / hz50:.1f}  p95 x{p95 / hz95:.1f}  "
-            f"p99 x{p99 / hz99:.1f}"
+            f"| {run.workers} | {turns / run.elapsed:.1f} "
+            f"| {ms(r.answer, 0.5)} / {ms(r.answer, 0.95)} / {ms(r.answer, 0.99)} "
+            f"| {ms(r.ack, 0.5)} / {ms(r.ack, 0.95)} "
+            f"| {ms(run.floor, 0.5)} / {ms(run.floor, 0.95)} "
+            f"| {r.lost} | {r.crossed} | {run.unexpected} | {r.errors} "
+            f"| {len(r.thumbs)} ({run.rows}) | {run.closed} |"
         )
-    print(f"mean answer         {statistics.fmean(results.answer) * 1000:.1f} ms" if turns else "")
-    print(f"lost replies        {results.lost}")
-    print(f"crossed replies     {results.crossed}")
-    print(f"unexpected replies  {len(connector.unexpected)} (duplicates or unknown)")
-    print(f"HTTP errors         {results.errors}")
-    print(f"thumbs              {len(results.thumbs)} clicked twice each, {rows} rows stored")
-    ok = (
-        results.lost == 0
-        and results.crossed == 0
-        and not connector.unexpected
-        and results.errors == 0
-        and rows == len(results.thumbs)
+    if len(runs) > 1 and runs[0].elapsed and runs[-1].elapsed:
+        first = len(runs[0].results.answer) / runs[0].elapsed
+        last = len(runs[-1].results.answer) / runs[-1].elapsed
+        print(f"\n{runs[-1].workers} workers vs {runs[0].workers}: x{last / first:.2f} turns/s")
+
+
+async def main(args: argparse.Namespace) -> int:
+    data_dir = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="pmark-bench-"))
     )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMARK_")}
+    env.update(
+        {
+            "PMARK_DATA_DIR": str(data_dir),
+            "PMARK_HOST": "127.0.0.1",
+            "PMARK_RATE_LIMIT_PER_MINUTE": "0",
+            "PMARK_LOG_LEVEL": "WARNING",
+            "PMARK_EVAL_SCHEDULE_ENABLED": "false",
+        }
+    )
+    for name in ("PMARK_POSTGRES_URL", "PMARK_DATABASE_URL"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    prepare_data(data_dir, env)
+    counts = [int(w) for w in args.workers.split(",")]
+    if max(counts) > 1 and "PMARK_POSTGRES_URL" not in env:
+        print("several workers need PMARK_POSTGRES_URL (PostgreSQL checkpoints)")
+        return 2
+    runs: list[Run] = []
+    for workers in counts:
+        run = await serve_and_load(args, env, data_dir, workers)
+        if run is None:
+            return 2
+        runs.append(run)
+    report(args, env, runs)
+    ok = all(run.ok for run in runs)
     print("OK" if ok else "FAILED")
     if not args.data_dir:
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -326,6 +403,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
     parser.add_argument("--data-dir", help="reuse a data dir (demo data is loaded when empty)")
+    parser.add_argument(
+        "--workers", default="1,2", help="worker counts to run one after the other (e.g. 1,2)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.turns = 20, 5

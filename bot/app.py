@@ -16,8 +16,10 @@ from adapters.channels.botframework import BotFrameworkEndpoints
 from adapters.cmms.outbox import OutboxWorker
 from adapters.logging_redact import install_redaction
 from adapters.settings import Settings, get_settings
+from adapters.sql.cards import CardStore
 from adapters.sql.repository import utcnow
 from agent.context import PMark
+from agent.parsing.corrections import learn_new_corrections
 from agent.runner import Agent
 from agent.service import open_agent
 from bot.feedback import FeedbackService
@@ -25,12 +27,13 @@ from bot.field_fixes import FieldFixes
 from bot.health import CHECKS, READY, Check, add_routes
 from bot.home import home_routes
 from bot.http_guard import body_timeout, quiet_bad_requests
-from bot.jobs import start_background
+from bot.jobs import Background, start_background
 from bot.looplag import freeze_heap, start_loop_lag, unfreeze_heap
 from bot.middleware import RateLimiter, body_limit, errors
 from bot.slack import SlackBot
 from bot.spool import Replayer, Spool
 from bot.teams import TeamsBot
+from bot.workers import current_role, supervise, worker_count
 from evaluation.page import eval_routes
 from evaluation.scheduler import start_scheduler, stop_scheduler
 
@@ -44,6 +47,8 @@ TEAMS = web.AppKey("pmark_teams", TeamsBot)
 SLACK = web.AppKey("pmark_slack", SlackBot)
 EVENT_RETENTION = timedelta(days=2)
 SPOOL_FILE = "spool.sqlite"
+# How soon a correction made through another worker reaches this worker's parser.
+CORRECTION_SYNC_S = 2.0
 
 
 def _warm(ctx: PMark) -> None:
@@ -74,6 +79,40 @@ def _checks(ctx: PMark, agent: Agent) -> dict[str, Check]:
     return checks
 
 
+def _start_leader_jobs(
+    background: Background,
+    context: PMark,
+    settings: Settings,
+    replayer: Replayer,
+    stack: AsyncExitStack,
+    cards: CardStore | None,
+) -> None:
+    """What runs once per server (in worker 0 when there are several)."""
+    # The replay answers what the spool kept as soon as the database is back (and after a
+    # restart); one replayer for the shared spool file, so no entry is answered twice.
+    background.every("spool-replay", 0.5, replayer.tick, first_delay=0.5)
+    background.every(
+        "forget-delivery-ids",
+        3600,
+        lambda: asyncio.to_thread(context.repo.forget_events_before, utcnow() - EVENT_RETENTION),
+        first_delay=60,
+    )
+    if cards is not None:
+        # A conversation quiet that long has lost its checkpoints too (retention).
+        cutoff = timedelta(days=settings.checkpoint_retention_days)
+        background.every(
+            "forget-old-cards",
+            3600,
+            lambda: asyncio.to_thread(cards.forget_before, utcnow() - cutoff),
+            first_delay=90,
+        )
+    # CMMS hand-over: retried from the database outbox; never part of /readyz.
+    cmms = OutboxWorker.from_settings(context.repo, settings)
+    if cmms is not None:
+        stack.push_async_callback(cmms.aclose)
+        background.every("cmms-outbox", settings.cmms_poll_seconds, cmms.tick, first_delay=1.0)
+
+
 def build_app(
     settings: Settings | None = None,
     *,
@@ -97,6 +136,7 @@ def build_app(
     start_loop_lag(app)
     background = start_background(app)
     context = ctx or PMark(settings)
+    role = current_role()
 
     async def lifespan(app: web.Application) -> AsyncIterator[None]:
         app[CONTEXT] = context
@@ -105,10 +145,15 @@ def build_app(
         async with AsyncExitStack() as stack:
             agent = await stack.enter_async_context(open_agent(context))
             app[AGENT] = agent
-            limiter = RateLimiter(settings.rate_limit_per_minute)
-            # What arrives while the database is down waits here, on local disk.
-            spool = Spool(settings.data_dir / SPOOL_FILE)
+            limiter = RateLimiter(settings.rate_limit_per_minute, processes=role.count)
+            # What arrives while the database is down waits here, on local disk (one file for
+            # all workers; worker 0 replays it).
+            spool = Spool(settings.data_dir / SPOOL_FILE, shared=role.shared)
             stack.callback(spool.close)
+            # Which card of a thread is current: in the database wherever another process
+            # (a worker, a replica on a server database) may send the thread's next card.
+            shared_db = not settings.sqlalchemy_url().startswith("sqlite")
+            cards = CardStore(context.repo.engine) if role.shared or shared_db else None
             feedback = FeedbackService(
                 context.repo,
                 settings.supervisors,
@@ -117,6 +162,7 @@ def build_app(
                 spool=spool,
                 watch=agent.watch,
                 lifecycle=agent.lifecycle,
+                cards=cards,
             )
             app[FEEDBACK] = feedback
             teams = TeamsBot(
@@ -142,28 +188,21 @@ def build_app(
             if teams.app_id:
                 # Not ready while no Bot Framework signing key can be had.
                 app[CHECKS]["auth"] = teams.auth.ready
-            # The database watch probes fast while the database is down; the replay answers
-            # what the spool kept as soon as it is back (and after a restart).
+            # The database watch probes fast while the database is down.
             background.every("database-watch", 0.25, agent.watch.tick, first_delay=0.25)
-            background.every("spool-replay", 0.5, replayer.tick, first_delay=0.5)
-            background.every(
-                "forget-delivery-ids",
-                3600,
-                lambda: asyncio.to_thread(
-                    context.repo.forget_events_before, utcnow() - EVENT_RETENTION
-                ),
-                first_delay=60,
-            )
-            background.spawn(teams.auth.prewarm(), name="prewarm-keys")
-            # CMMS hand-over: retried from the database outbox; never part of /readyz.
-            cmms = OutboxWorker.from_settings(context.repo, settings)
-            if cmms is not None:
-                stack.push_async_callback(cmms.aclose)
+            if role.shared:
+                # Corrections made through another worker teach this one's parser too.
                 background.every(
-                    "cmms-outbox", settings.cmms_poll_seconds, cmms.tick, first_delay=1.0
+                    "learn-corrections",
+                    CORRECTION_SYNC_S,
+                    lambda: asyncio.to_thread(learn_new_corrections, context),
+                    first_delay=CORRECTION_SYNC_S,
                 )
+            background.spawn(teams.auth.prewarm(), name="prewarm-keys")
+            if role.leader:
+                _start_leader_jobs(background, context, settings, replayer, stack, cards)
             scheduler = None
-            if settings.eval_schedule_enabled:
+            if settings.eval_schedule_enabled and role.leader:
                 try:
                     scheduler = await start_scheduler(context, agent)
                 except Exception:
@@ -209,9 +248,12 @@ async def _slack(request: web.Request) -> web.Response:
 
 def configure_logging(level: str, settings: Settings | None = None) -> None:
     """Plain timestamped logs on stderr, with the configured secrets masked."""
+    role = current_role()
+    # Several workers write to one stream: each line says whose it is.
+    who = f"[w{role.index}] " if role.shared else ""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {who}%(name)s: %(message)s",
     )
     install_redaction(settings)
     quiet_bad_requests()
@@ -223,13 +265,17 @@ def run(host: str | None = None, port: int | None = None) -> None:
     configure_logging(settings.log_level, settings)
     host = host or settings.host
     port = port or settings.port
-    log.info("PMark serving on http://%s:%d", host, port)
+    role = current_role()
+    if not role.shared:
+        log.info("PMark serving on http://%s:%d", host, port)
     tracing.configure(settings)
     try:
         web.run_app(
             build_app(settings),
             host=host,
             port=port,
+            # Workers of one server each bind the port; the kernel spreads connections.
+            reuse_port=role.shared or None,
             access_log=None,
             # Also the deadline for a complete request head on a new connection (aiohttp arms the
             # keep-alive timer when a connection opens): a slowloris client is dropped after it.
@@ -242,3 +288,14 @@ def run(host: str | None = None, port: int | None = None) -> None:
     # The process ends now: hide the heap from the collector's last passes at exit, which
     # walked the whole model-laden heap for 5-10 s on a busy machine after a clean stop.
     gc.freeze()
+
+
+def run_workers(host: str | None, port: int | None, requested: int | None) -> int | None:
+    """Supervise several workers and return the exit code; None when this process should
+    serve by itself (one worker, or it is a worker)."""
+    settings = get_settings()
+    count = worker_count(settings, requested)
+    if count == 1 or current_role().shared:
+        return None
+    configure_logging(settings.log_level, settings)
+    return supervise(settings, host or settings.host, port or settings.port, count)

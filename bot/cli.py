@@ -212,14 +212,32 @@ def search_cmd(
 def serve_cmd(
     host: Annotated[str | None, typer.Option("--host", help="Bind address (PMARK_HOST).")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (PMARK_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes serving the port (PMARK_WORKERS; default: one per core with "
+            "PostgreSQL checkpoints, else 1).",
+        ),
+    ] = None,
 ) -> None:
     """Start the Teams/Slack service."""
     try:
-        from bot.app import run
+        from bot.app import run, run_workers
     except ImportError:
         err.print("[red]pmark serve is not available yet in this build[/]")
         raise typer.Exit(3) from None
-    run(host, port)
+    from bot.workers import WorkersError
+
+    try:
+        code = run_workers(host, port, workers)
+    except WorkersError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if code is None:
+        run(host, port)
+    elif code:
+        raise typer.Exit(code)
 
 
 @app.command("chat")

@@ -12,11 +12,12 @@ from typing import Any
 from cachetools import LRUCache
 
 from adapters.domain import Notification
+from adapters.sql.cards import CardStore
 from adapters.sql.repository import FeedbackRecord, Repository
 from agent.lifecycle import Lifecycle
 from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outage
 from bot.card_parts import can_file
-from bot.cardstate import INCOMPLETE, STALE, CardTracker
+from bot.cardstate import INCOMPLETE, STALE, CardTracker, SentCard
 from bot.spool import Spool, SpoolItem
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class FeedbackService:
         spool: Spool | None = None,
         watch: DatabaseWatch | None = None,
         lifecycle: Lifecycle | None = None,
+        cards: CardStore | None = None,
     ) -> None:
         self.repo = repo
         self.lifecycle = lifecycle
@@ -70,7 +72,7 @@ class FeedbackService:
         self._filed: LRUCache[str, Any] = LRUCache(cache_size)
         self._messages: LRUCache[str, Any] = LRUCache(cache_size)
         self._file_lock = asyncio.Lock()
-        self.cards = CardTracker(cache_size)
+        self.cards = CardTracker(cache_size, cards)
 
     # Answers ------------------------------------------------------------------------------
 
@@ -88,21 +90,46 @@ class FeedbackService:
         value = self._filed.get(answer_id)
         return str(value) if value else None
 
-    def superseded(
-        self, response: dict[str, Any], message_id: str | None
-    ) -> tuple[str, dict[str, Any], str | None] | None:
-        """Record a sent card; the card it supersedes as (message id, its answer, the number its
-        draft was filed as), or None when there is nothing to close."""
-        previous = self.cards.sent(
+    async def replacing(self, response: Mapping[str, Any]) -> SentCard | None:
+        """Before a card is posted: it becomes its thread's current card; the one it replaces."""
+        return await self.cards.replacing(
             str(response.get("thread") or ""),
             str(response.get("answer_id") or ""),
-            message_id,
             str(response.get("kind") or "answer"),
+            _pack(response) if self.cards.store is not None else "",
         )
-        old = self.cached(previous.answer_id) if previous else None
-        if previous is None or old is None:
-            return None
-        return previous.message_id, old, self.filed(previous.answer_id)
+
+    async def superseded(
+        self, response: Mapping[str, Any], message_id: str | None, previous: SentCard | None
+    ) -> list[tuple[str, dict[str, Any], str | None]]:
+        """After a card is posted as `message_id`: the cards to close, as (message id, its
+        answer, the number its draft was filed as). The card it replaced (from `replacing`),
+        and the card itself when a newer one replaced it before its message id was known."""
+        thread = str(response.get("thread") or "")
+        kind = str(response.get("kind") or "answer")
+        answer_id = str(response.get("answer_id") or "")
+        closing: list[tuple[str, SentCard]] = []
+        if previous is not None and previous.message_id and previous.message_id != message_id:
+            closing.append((previous.message_id, previous))
+        if message_id and not await self.cards.posted(thread, answer_id, message_id, kind):
+            closing.append((message_id, SentCard(answer_id, message_id, _pack(response))))
+        out = []
+        for message, card in closing:
+            # Sent by another worker, the old card is known from the store only.
+            old = self.cached(card.answer_id) or (_unpack(card.response) if card.response else None)
+            if old is not None:
+                out.append((message, old, await self._filed_as(card.answer_id, thread)))
+        return out
+
+    async def _filed_as(self, answer_id: str, thread: str) -> str | None:
+        filed = self.filed(answer_id)
+        if filed is None and self.cards.store is not None:
+            try:
+                record = await asyncio.to_thread(self.repo.filed_for_answer, answer_id)
+                filed = record.itemno if record is not None else None
+            except Exception:
+                log.warning("filing of %s unknown: the closed card says nothing of it", thread)
+        return filed
 
     def cached(self, answer_id: str) -> dict[str, Any] | None:
         """A remembered answer, without asking the conversation's state."""
@@ -137,6 +164,10 @@ class FeedbackService:
             response = {**last, "thread": thread}
             self._answers[answer_id] = _pack(response)
             return response
+        # A question card (its answer is not the state's last answer) sent by another worker.
+        latest = await self.cards.latest(thread)
+        if latest is not None and latest.answer_id == answer_id and latest.response:
+            return _unpack(latest.response)
         return None
 
     def votes_of(self, answer_id: str, user_id: str) -> dict[str, int]:
@@ -173,7 +204,7 @@ class FeedbackService:
         if itemno not in known:
             return VoteResult(False, response, error="unknown recommendation")
         filed = self._filed.get(answer_id)
-        if filed or self.cards.is_current(thread, answer_id) is False:
+        if filed or await self.cards.is_current(thread, answer_id) is False:
             # The card lost its thumbs (filed, or replaced by a newer one): explained, not kept.
             return VoteResult(False, response, self.votes_of(answer_id, user_id), filed, STALE)
         view = response.get("notification") or {}
@@ -266,7 +297,7 @@ class FeedbackService:
             return VoteResult(False, None, votes, self._filed.get(answer_id), "unknown answer")
         if not self._filed.get(answer_id):
             # A superseded draft is never filed, nor one missing a required field.
-            if self.cards.is_current(thread, answer_id) is False:
+            if await self.cards.is_current(thread, answer_id) is False:
                 return VoteResult(False, response, votes, None, STALE)
             if not can_file(response):
                 return VoteResult(False, response, votes, None, INCOMPLETE)

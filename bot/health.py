@@ -7,7 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from bot.metrics_mp import metrics_body
+from bot.workers import current_role
 
 Check = Callable[[], Awaitable[bool]]
 CHECKS = web.AppKey("pmark_ready_checks", dict[str, Check])
@@ -16,8 +19,9 @@ CHECK_TIMEOUT = 3.0
 
 
 async def healthz(_: web.Request) -> web.Response:
-    """Liveness: the event loop answers."""
-    return web.json_response({"status": "ok"})
+    """Liveness: the event loop answers (and which worker's loop it is, of how many)."""
+    role = current_role()
+    return web.json_response({"status": "ok", "worker": role.index, "workers": role.count})
 
 
 async def _run(check: Check) -> tuple[bool, float, str]:
@@ -52,8 +56,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(_: web.Request) -> web.Response:
-    """Prometheus exposition of the default registry."""
-    body = await asyncio.to_thread(generate_latest)
+    """Prometheus exposition: this process, or all the workers' files (bot.metrics_mp)."""
+    body = await asyncio.to_thread(metrics_body)
     response = web.Response(body=body)
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     response.charset = "utf-8"

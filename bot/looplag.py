@@ -33,6 +33,8 @@ LOOP_LAG = Histogram(
 LOOP_LAG_MAX = Gauge(
     "pmark_event_loop_lag_max_seconds",
     "Largest event-loop lag in the last one to two monitor windows (60 s by default)",
+    # One event loop per worker process: the worst live one (bot.metrics_mp).
+    multiprocess_mode="livemax",
 )
 LOOP_STALLS = Counter(
     "pmark_event_loop_stalls_total", "Event-loop lags over the stall threshold (100 ms)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -89,9 +90,12 @@ class RateLimiter:
     window has passed, so memory follows the active users, not everyone ever seen).
     """
 
-    def __init__(self, per_minute: int, window: int = 60) -> None:
+    def __init__(self, per_minute: int, window: int = 60, processes: int = 1) -> None:
         self.per_minute = per_minute
-        self._item = RateLimitItemPerSecond(max(per_minute, 1), window)
+        # With N workers on one port, each counts in memory: each allows its share. The kernel
+        # spreads a sender's connections over the workers, so the shares add up to the limit.
+        share = math.ceil(max(per_minute, 1) / max(processes, 1))
+        self._item = RateLimitItemPerSecond(share, window)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def allow(self, key: str) -> bool:

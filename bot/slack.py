@@ -33,7 +33,7 @@ from bot.cards import (
 )
 from bot.cards_fields import SLACK_FIX_PREFIX, slack_fix
 from bot.cards_lifecycle import SLACK_ADD_ACTION
-from bot.cardstate import INCOMPLETE, STALE
+from bot.cardstate import INCOMPLETE, STALE, SentCard
 from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
 from bot.field_fixes import FieldFixes, options_of
 from bot.jobs import Background
@@ -273,6 +273,7 @@ class SlackBot:
         )
         response.setdefault("thread", thread)
         self.feedback.remember(response)
+        previous = await self.feedback.replacing(response)
         # Raises when Slack does not take it: the entry stays for the next attempt.
         posted = await self.client.chat_postMessage(
             channel=str(held["channel"]),
@@ -280,7 +281,7 @@ class SlackBot:
             text=plain_text(response),
             blocks=self._live_blocks(response),
         )
-        await self._close_previous(str(held["channel"]), response, _ts(posted))
+        await self._close_previous(str(held["channel"]), response, _ts(posted), previous)
 
     def _start_turn(
         self,
@@ -350,9 +351,10 @@ class SlackBot:
             response = failure_response(turn_id, text, thread)
         response.setdefault("thread", thread)
         self.feedback.remember(response)
+        previous = await self.feedback.replacing(response)
         blocks = self._live_blocks(response)
         ts = await self._post(channel, thread_ts, plain_text(response), blocks)
-        await self._close_previous(channel, response, ts)
+        await self._close_previous(channel, response, ts, previous)
 
     def _live_blocks(
         self,
@@ -363,23 +365,22 @@ class SlackBot:
         """Blocks whose buttons act, with the catalog's codes to correct the fields."""
         return slack_blocks(response, votes, filed, options=options_of(self.fixes))
 
-    async def _close_previous(self, channel: str, response: dict[str, Any], ts: str) -> None:
+    async def _close_previous(
+        self, channel: str, response: dict[str, Any], ts: str, previous: SentCard | None
+    ) -> None:
         """The card a new one supersedes loses its buttons (chat.update): no stale button acts."""
         if not ts:
             return
-        superseded = self.feedback.superseded(response, ts)
-        if superseded is None:
-            return
-        previous_ts, old, filed = superseded
-        try:
-            await self.client.chat_update(
-                channel=channel,
-                ts=previous_ts,
-                text=plain_text(old),
-                blocks=slack_blocks(old, None, filed, SUPERSEDED),
-            )
-        except Exception:
-            log.warning("could not close the superseded Slack message", exc_info=True)
+        for previous_ts, old, filed in await self.feedback.superseded(response, ts, previous):
+            try:
+                await self.client.chat_update(
+                    channel=channel,
+                    ts=previous_ts,
+                    text=plain_text(old),
+                    blocks=slack_blocks(old, None, filed, SUPERSEDED),
+                )
+            except Exception:
+                log.warning("could not close the superseded Slack message", exc_info=True)
 
     async def _post(
         self, channel: str, thread_ts: str, text: str, blocks: list[dict[str, Any]] | None
@@ -465,7 +466,7 @@ class SlackBot:
         data = _value(action)
         choice = str(data.get("value") or data.get("choice") or "")
         thread, answer_id = str(data.get("thread") or ""), str(data.get("answer_id") or "")
-        if answer_id and self.feedback.cards.is_current(thread, answer_id) is False:
+        if answer_id and await self.feedback.cards.is_current(thread, answer_id) is False:
             old = self.feedback.cached(answer_id)
             await self._tell(body, stale_text(lang_of(old) if old else guess_lang(choice)))
             return

@@ -31,7 +31,15 @@ from agent.outage import DB_RETRIES, DatabaseWatch, is_outage
 
 log = logging.getLogger(__name__)
 
-SPOOLED = Gauge("pmark_spooled_items", "Messages and thumbs waiting for the database")
+# Workers share one spool file and what is published is the whole file's count: the most recently
+# published one is current (bot.metrics_mp); a sum would count the file once per publishing worker
+# and a max could keep a stale count. Workers that never set it are ignored. Only `set` works in
+# this mode (inc/dec raise). Should each worker get its own spool file, make this "livesum".
+SPOOLED = Gauge(
+    "pmark_spooled_items",
+    "Messages and thumbs waiting for the database",
+    multiprocess_mode="livemostrecent",
+)
 # A handler failing this often (for a reason other than the database) leaves its entry
 # marked failed in the spool file for an operator, instead of blocking its conversation.
 MAX_ATTEMPTS = 5
@@ -70,8 +78,13 @@ class Spool:
     Methods block briefly on disk I/O: call them from a worker thread (asyncio.to_thread).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, shared: bool = False) -> None:
+        """Open (or create) the spool file; `shared` when other processes use it too."""
         self.path = path
+        # Shared by the workers of one server: another process may have kept an entry, so the
+        # in-process count cannot answer "is anything kept?", and only the replaying worker
+        # (which refreshes the count every tick) publishes the gauge.
+        self.shared = shared
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -84,7 +97,14 @@ class Spool:
 
     def _publish(self) -> None:
         self.pending = self.count()
+        if not self.shared:
+            SPOOLED.set(self.pending)
+
+    def refresh(self) -> int:
+        """Re-read the pending count (entries other processes kept included) and publish it."""
+        self.pending = self.count()
         SPOOLED.set(self.pending)
+        return self.pending
 
     def add(
         self,
@@ -126,11 +146,15 @@ class Spool:
 
     async def keeps(self, key: str) -> bool:
         """`has`, off the loop, and only read when anything is kept at all."""
-        return bool(self.pending) and await asyncio.to_thread(self.has, key)
+        if not self.shared and not self.pending:
+            return False
+        return await asyncio.to_thread(self.has, key)
 
     async def keeps_thread(self, thread: str) -> bool:
         """`has_thread`, off the loop, and only read when anything is kept at all."""
-        return bool(self.pending) and await asyncio.to_thread(self.has_thread, thread)
+        if not self.shared and not self.pending:
+            return False
+        return await asyncio.to_thread(self.has_thread, thread)
 
     def is_pending(self, key: str) -> bool:
         """Whether an entry is still waiting (not handled, not parked as failed)."""
@@ -252,6 +276,8 @@ class Replayer:
 
     async def tick(self) -> None:
         """Start replaying conversations with pending entries (unless the database is down)."""
+        if self.spool.shared:
+            await asyncio.to_thread(self.spool.refresh)
         if self.watch.down or not self.spool.pending:
             return
         items = await asyncio.to_thread(self.spool.items)

@@ -574,27 +574,28 @@ class TeamsBot:
         """Send a response's card; the card it supersedes is closed in place (no stale button
         acts on it)."""
         reply = self._reply(response, reference)
+        self.feedback.remember(response)  # a thumb may come back before the post's answer
+        previous = await self.feedback.replacing(response)
         with span(f"pmark.post {CHANNEL}", **{"pmark.channel": CHANNEL}):
             sent = await context.adapter.send_activities(context, [reply])
         message_id = sent[0].id if sent and sent[0] else None
         self.feedback.remember(response, message_id)
-        superseded = self.feedback.superseded(response, message_id)
-        if superseded is None:
-            return
-        previous_id, old, filed = superseded
-        card = teams_card(old, None, filed, SUPERSEDED)
-        update = TurnContext.apply_conversation_reference(
-            Activity(
-                type=ActivityTypes.message,
-                attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
-            ),
-            reference,
-        )
-        update.id = previous_id
-        try:
-            await context.adapter.update_activity(context, update)
-        except Exception:
-            log.warning("could not close the superseded card", exc_info=True)
+        for previous_id, old, filed in await self.feedback.superseded(
+            response, message_id, previous
+        ):
+            card = teams_card(old, None, filed, SUPERSEDED)
+            update = TurnContext.apply_conversation_reference(
+                Activity(
+                    type=ActivityTypes.message,
+                    attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+                ),
+                reference,
+            )
+            update.id = previous_id
+            try:
+                await context.adapter.update_activity(context, update)
+            except Exception:
+                log.warning("could not close the superseded card", exc_info=True)
 
     async def _keep_typing(self, context: TurnContext, reference: ConversationReference) -> None:
         if not shows_typing(
@@ -726,10 +727,10 @@ class TeamsBot:
                 comment = str(parsed.get("feedbackText", "")) if isinstance(parsed, dict) else raw
             except ValueError:
                 comment = raw
-        answer_id = self._feedback_answer(activity, value)
+        answer_id = await self._feedback_answer(activity, value)
         await self.feedback.answer_feedback(CHANNEL, _user_id(activity), answer_id, vote, comment)
 
-    def _feedback_answer(self, activity: Activity, value: dict[str, Any]) -> str:
+    async def _feedback_answer(self, activity: Activity, value: dict[str, Any]) -> str:
         """The answer Teams' feedback refers to, wherever the invoke carries it: the reply's
         activity id, the answer id in the value or channelData, else the conversation's
         latest card."""
@@ -741,7 +742,7 @@ class TeamsBot:
             if source.get("answer_id"):
                 return str(source["answer_id"])
         base, chain = _base_and_chain(activity.conversation.id)
-        latest = self.feedback.cards.latest(thread_id_for(CHANNEL, base, chain))
+        latest = await self.feedback.cards.latest(thread_id_for(CHANNEL, base, chain))
         if latest is not None:
             return latest.answer_id
         return f"msg:{message_id}"
@@ -750,7 +751,7 @@ class TeamsBot:
         """Tell the user (and return True) when a choice was pressed on a card that is no
         longer the conversation's latest."""
         thread, answer_id = str(data.get("thread") or ""), str(data.get("answer_id") or "")
-        if self.feedback.cards.is_current(thread, answer_id) is not False:
+        if await self.feedback.cards.is_current(thread, answer_id) is not False:
             return False
         old = self.feedback.cached(answer_id) or {}
         lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
@@ -763,7 +764,7 @@ class TeamsBot:
         answer_id, thread = str(data.get("answer_id") or ""), str(data.get("thread") or "")
         old = self.feedback.cached(answer_id)
         lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
-        if self.feedback.cards.is_current(thread, answer_id) is False:
+        if await self.feedback.cards.is_current(thread, answer_id) is False:
             return invoke_message_response(stale_text(lang))
         await self._text_message(context, str(data.get("value") or "")[:MAX_TEXT])
         if old is None:

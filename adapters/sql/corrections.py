@@ -29,25 +29,39 @@ class CorrectionStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, c: FieldCorrection) -> None:
-        """Store one correction."""
+    def add(self, c: FieldCorrection) -> int:
+        """Store one correction; its id."""
         with Session(self.engine) as s, s.begin():
-            s.add(
-                FieldCorrectionRow(
-                    created_at=c.created_at,
-                    user_id=c.user_id[:200],
-                    category=c.category,
-                    text=c.text,
-                    old_code=c.old_code,
-                    new_code=c.new_code,
-                )
+            row = FieldCorrectionRow(
+                created_at=c.created_at,
+                user_id=c.user_id[:200],
+                category=c.category,
+                text=c.text,
+                old_code=c.old_code,
+                new_code=c.new_code,
             )
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def since(self, after_id: int) -> list[tuple[int, FieldCorrection]]:
+        """Corrections with an id above `after_id`, oldest first, with their ids."""
+        with Session(self.engine) as s:
+            rows = s.execute(
+                select(FieldCorrectionRow)
+                .where(FieldCorrectionRow.id > after_id)
+                .order_by(FieldCorrectionRow.id)
+            ).scalars()
+            return [
+                (
+                    int(r.id),
+                    FieldCorrection(
+                        r.user_id, r.category, r.text, r.old_code, r.new_code, r.created_at
+                    ),
+                )
+                for r in rows
+            ]
 
     def all(self) -> list[FieldCorrection]:
         """Every correction, oldest first (a later one about the same text wins when replayed)."""
-        with Session(self.engine) as s:
-            rows = s.execute(select(FieldCorrectionRow).order_by(FieldCorrectionRow.id)).scalars()
-            return [
-                FieldCorrection(r.user_id, r.category, r.text, r.old_code, r.new_code, r.created_at)
-                for r in rows
-            ]
+        return [c for _, c in self.since(0)]

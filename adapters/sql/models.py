@@ -199,3 +199,17 @@ class CmmsOutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     # The CMMS's own key of the notification (SAP's MaintenanceNotification), once created.
     remote_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ThreadCardRow(Base):
+    """The latest card of each conversation thread, shared by every worker and replica: a
+    press on an older card is explained, and the card a new one replaces is closed."""
+
+    __tablename__ = "thread_cards"
+
+    thread_id: Mapped[str] = mapped_column(String(400), primary_key=True)
+    answer_id: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(400))
+    # The card's answer (packed JSON), so whichever process closes it can draw it again.
+    response: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)

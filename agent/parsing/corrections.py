@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from agent.context import PMark
 
 SCENARIO = "corrected in use"
+# How many of the latest stored corrections are read again on every sync (see below).
+RECHECK_TAIL = 50
 
 
 class CorrectionError(ValueError):
@@ -46,11 +48,32 @@ def record_correction(
     if not text.strip():
         raise CorrectionError("a correction needs the text that was parsed")
     correction = FieldCorrection(user_id, category, text, old_code, new_code)
-    ctx.corrections.add(correction)
+    cid = ctx.corrections.add(correction)
     parser = ctx.__dict__.get("parser")  # a parser already built learns now; a new one reads the DB
     if parser is not None and parser.history is not None:
         parser.history.correct(text, category, new_code)
+        parser.history.taught.add(cid)
     return correction
+
+
+def learn_new_corrections(ctx: PMark) -> int:
+    """Teach the built parser what was corrected elsewhere (another worker or replica) since it
+    last looked; how many corrections it learned."""
+    parser = ctx.__dict__.get("parser")
+    if parser is None or parser.history is None:
+        return 0
+    history = parser.history
+    # Ids are handed out before commit: a transaction that got a lower id may commit after a
+    # higher one was read. Re-reading a short tail (the taught set drops repeats) catches it.
+    after = max(history.taught, default=0) - RECHECK_TAIL
+    learned = 0
+    for cid, c in ctx.corrections.since(max(after, 0)):
+        if cid in history.taught:
+            continue
+        history.correct(c.text, c.category, c.new_code)
+        history.taught.add(cid)
+        learned += 1
+    return learned
 
 
 def corrected_gold(ctx: PMark) -> list[GoldRow]:

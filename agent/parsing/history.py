@@ -136,6 +136,9 @@ class HistoryModel:
         self.fields = {f: _FieldModel() for f in FIELDS}
         self.examples = 0
         self.remembered: dict[tuple[str, str], str] = {}
+        # Ids of the stored corrections already taught, so one read from another process's
+        # store (or twice) is not counted twice.
+        self.taught: set[int] = set()
         self._docs: list[Doc] = []
         # The latest coded texts, for measuring how often the catalog alone agrees with people.
         self.samples: deque[tuple[str, dict[str, str]]] = deque(maxlen=SAMPLES)

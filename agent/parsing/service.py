@@ -40,12 +40,13 @@ def learn_history(ctx: PMark) -> HistoryModel:
     for batch in ctx.repo.iter_notifications():
         history.add(examples_of(batch))
     try:
-        corrections = ctx.corrections.all()
+        corrections = ctx.corrections.since(0)
     except Exception:  # a database not yet migrated to the corrections table
         log.exception("corrections unavailable; the parser learns from notifications only")
         corrections = []
-    for c in corrections:
+    for cid, c in corrections:
         history.correct(c.text, c.category, c.new_code)
+        history.taught.add(cid)
     return history
 
 

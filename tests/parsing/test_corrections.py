@@ -13,6 +13,7 @@ from agent.parsing.corrections import (
     SCENARIO,
     CorrectionError,
     corrected_gold,
+    learn_new_corrections,
     record_correction,
 )
 from tests.parsing.test_history import ENTRIES
@@ -76,3 +77,22 @@ def test_corrections_join_the_next_evaluations_parse_gold(ctx: Any, tmp_path: Pa
     row = result.details["parsing_corrected"][0]
     assert (row["text"], row["field"], row["expected"]) == (TEXT, "equipment", "E-VLV")
     assert result.metrics["parsing"]["split"].startswith("dev")
+
+
+def test_a_correction_made_through_another_worker_reaches_this_parser_once(
+    ctx: Any, tmp_path: Path
+) -> None:
+    """Two workers on one database: each has its own parser, built before the correction."""
+    other = _ctx(tmp_path)
+    before = ctx.parser.parse(TEXT).code("failure_mode")
+    assert other.parser.parse(TEXT).code("failure_mode") == before != "F-PLG"
+    assert learn_new_corrections(ctx) == 0
+    record_correction(other, "supervisor-7", "failure_mode", TEXT, before, "F-PLG")
+    assert ctx.parser.parse(TEXT).code("failure_mode") == before  # not seen yet
+    assert learn_new_corrections(ctx) == 1
+    assert ctx.parser.parse(TEXT).code("failure_mode") == "F-PLG"
+    # Read again (the tail is re-read on every sync) or by the worker that made it: no repeat.
+    examples = ctx.parser.history.examples
+    assert learn_new_corrections(ctx) == 0
+    assert learn_new_corrections(other) == 0
+    assert ctx.parser.history.examples == examples

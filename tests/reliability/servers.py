@@ -448,6 +448,15 @@ class PmarkServe:
     extra: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     proc: asyncio.subprocess.Process | None = None
+    # Worker processes: PMARK_TEST_SERVE_WORKERS runs the suite's servers with several (they
+    # need PostgreSQL; without it a server runs one).
+    workers: int | None = None
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return int(os.environ.get("PMARK_TEST_SERVE_WORKERS", "1")) if self.pg else 1
 
     @property
     def base(self) -> str:
@@ -504,6 +513,8 @@ class PmarkServe:
             "serve",
             "--port",
             str(self.port),
+            "--workers",
+            str(self.worker_count),
             env=self.env(),
             cwd=str(self.data_dir),
             stdout=out,

@@ -1,0 +1,94 @@
+"""The latest card of each conversation thread, in the application database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.sql.models import ThreadCardRow
+from adapters.sql.repository import utcnow
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """A card as stored: its answer id, its message (Teams activity id, Slack ts), its answer."""
+
+    answer_id: str
+    message_id: str
+    response: str
+
+
+class CardStore:
+    """The thread_cards table: one row per thread, replaced by each new card."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def swap(self, thread: str, card: StoredCard) -> StoredCard | None:
+        """Make `card` the thread's latest; the card it replaced, if any.
+
+        The row is locked while it is read and replaced, so two processes sending cards in one
+        thread at once each get the card before their own, never the same one twice.
+        """
+        for _ in range(2):
+            with Session(self.engine) as s, s.begin():
+                # A write first takes the row's (SQLite: the database's) write lock before the
+                # read: a SELECT ... FOR UPDATE is a plain read in SQLite, where two processes
+                # would then both read the same previous card.
+                s.execute(
+                    update(ThreadCardRow)
+                    .where(ThreadCardRow.thread_id == thread)
+                    .values(updated_at=ThreadCardRow.updated_at)
+                )
+                row = s.execute(
+                    select(ThreadCardRow).where(ThreadCardRow.thread_id == thread).with_for_update()
+                ).scalar_one_or_none()
+                if row is not None:
+                    previous = StoredCard(row.answer_id, row.message_id, row.response)
+                    row.answer_id, row.message_id = card.answer_id, card.message_id
+                    row.response, row.updated_at = card.response, utcnow()
+                    return previous
+            try:
+                with Session(self.engine) as s, s.begin():
+                    s.add(
+                        ThreadCardRow(
+                            thread_id=thread,
+                            answer_id=card.answer_id,
+                            message_id=card.message_id,
+                            response=card.response,
+                            updated_at=utcnow(),
+                        )
+                    )
+                return None
+            except IntegrityError:
+                continue  # another process stored the thread's first card meanwhile: replace it
+        raise RuntimeError(f"could not record the card of {thread}")
+
+    def posted(self, thread: str, answer_id: str, message_id: str) -> bool:
+        """The message the thread's current card was posted as; False when another card
+        replaced it meanwhile (then nobody knew its message to close it)."""
+        with Session(self.engine) as s, s.begin():
+            result = s.execute(
+                update(ThreadCardRow)
+                .where(ThreadCardRow.thread_id == thread, ThreadCardRow.answer_id == answer_id)
+                .values(message_id=message_id)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def latest(self, thread: str) -> StoredCard | None:
+        """The thread's latest card."""
+        with Session(self.engine) as s:
+            row = s.execute(
+                select(ThreadCardRow).where(ThreadCardRow.thread_id == thread)
+            ).scalar_one_or_none()
+            return None if row is None else StoredCard(row.answer_id, row.message_id, row.response)
+
+    def forget_before(self, cutoff: datetime) -> int:
+        """Drop the cards of threads quiet since before `cutoff`."""
+        with Session(self.engine) as s, s.begin():
+            result = s.execute(delete(ThreadCardRow).where(ThreadCardRow.updated_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
