@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
+from prometheus_client import Counter
 
 from adapters.domain import Notification
 from adapters.sql.cards import CardStore
@@ -21,6 +22,8 @@ from bot.cardstate import INCOMPLETE, STALE, CardTracker, SentCard
 from bot.spool import Spool, SpoolItem
 
 log = logging.getLogger(__name__)
+
+FEEDBACK = Counter("pmark_feedback_total", "Thumbs given on recommendations", ["vote"])
 
 StateLookup = Callable[[str], Awaitable[dict[str, Any]]]
 Indexer = Callable[[Sequence[Notification]], object]
@@ -221,6 +224,8 @@ class FeedbackService:
             comment=comment[:2000],
         )
         stored, queued = await self._record(record)
+        if stored:
+            FEEDBACK.labels("up" if vote > 0 else "down").inc()
         key = f"{answer_id}\x00{user_id}"
         votes = dict(self._votes.get(key) or {})
         votes[itemno] = vote

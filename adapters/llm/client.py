@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from cachetools import TTLCache
+from prometheus_client import Counter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -40,6 +41,10 @@ from adapters.llm.schema import schema_errors
 from adapters.tracing import span
 
 log = logging.getLogger(__name__)
+
+# Every logical call (retries inside it are one), by outcome: ok, timeout, unavailable (the
+# server or the circuit), bad_answer (it answered, not usably), error.
+LLM_REQUESTS = Counter("pmark_llm_requests_total", "LLM calls by outcome", ["outcome"])
 
 T = TypeVar("T")
 ResponseFormat = Literal["auto", "json_schema", "json_object"]
@@ -255,18 +260,22 @@ class OpenAICompatibleLLM:
             except TimeoutError:
                 raise LLMTimeout(f"LLM call exceeded {self.timeout:.1f}s") from None
         except LLMUnavailable as exc:
+            LLM_REQUESTS.labels("timeout" if isinstance(exc, LLMTimeout) else "unavailable").inc()
             self.breaker.record_failure()
             log.warning("LLM unavailable (breaker %s): %s", self.breaker.state, exc)
             raise
         except LLMError:
+            LLM_REQUESTS.labels("bad_answer").inc()
             self.breaker.record_success()  # it answered; the request or answer was the problem
             raise
         except asyncio.CancelledError:
             self.breaker.release_probe()
             raise
         except Exception as exc:  # never leak a raw library error to callers
+            LLM_REQUESTS.labels("error").inc()
             self.breaker.record_failure()
             raise LLMUnavailable(f"LLM call failed: {exc!r}") from exc
+        LLM_REQUESTS.labels("ok").inc()
         self.breaker.record_success()
         if self._cache is not None:
             self._cache[key] = result

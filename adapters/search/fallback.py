@@ -12,11 +12,16 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 import numpy.typing as npt
+from prometheus_client import Counter
 
 from adapters.domain import Notification
 from adapters.search.base import SearchFilters, SearchHit, SearchIndex
 
 log = logging.getLogger(__name__)
+
+SEARCH_FALLBACKS = Counter(
+    "pmark_search_fallback_total", "Searches answered by the local mirror instead of Weaviate"
+)
 # Writes the primary missed while it was down, replayed when it is back (beyond this many,
 # `pmark reindex` is needed and the log says so).
 MAX_MISSED = 20_000
@@ -231,6 +236,7 @@ class FallbackIndex:
                     self.degraded = False
                     return hits
         self.fallbacks += 1
+        SEARCH_FALLBACKS.inc()
         self.degraded = True
         return self.mirror.query(text, vector, alpha, filters, limit)
 

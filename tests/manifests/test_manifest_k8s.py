@@ -327,3 +327,48 @@ def test_prometheus_rule_shape_and_metrics(rendered: Objects) -> None:
         }
     assert used <= DOCUMENTED_METRICS
     assert used >= DOCUMENTED_METRICS - {"pmark_feedback_total"}
+    # Every metric an alert or the docs name is one PMark really exports: an alert on a metric
+    # nobody defines never fires.
+    exported = _exported_metrics()
+    assert DOCUMENTED_METRICS <= exported, DOCUMENTED_METRICS - exported
+
+
+def _exported_metrics() -> set[str]:
+    """Names of the pmark_* metrics registered once the serving modules are imported."""
+    import importlib
+
+    from prometheus_client import REGISTRY
+
+    for module in ("bot.app", "adapters.llm.client", "adapters.search.fallback"):
+        importlib.import_module(module)
+    names: set[str] = set()
+    for metric in REGISTRY.collect():
+        name = metric.name + ("_total" if metric.type == "counter" else "")
+        if name.startswith("pmark_"):
+            names.add(name)
+    return names
+
+
+def test_the_hpa_scales_on_a_turn_latency_the_adapter_rule_derives_from_pmarks_metric(
+    rendered: Objects,
+) -> None:
+    from agent.metrics import TURN_SECONDS
+
+    rules = yaml.safe_load(
+        (
+            Path(__file__).resolve().parents[2]
+            / "manifests/k8s/monitoring/prometheus-adapter-rules.yaml"
+        ).read_text()
+    )["rules"]["custom"]
+    served = {r["name"]["as"]: r for r in rules}
+    for objects in rendered.values():
+        hpa = one(objects, "HorizontalPodAutoscaler", "pmark")
+        names = [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+        assert names, "the HPA has no latency metric"
+        for name in names:
+            rule = served[name]
+            # The adapter's series is the histogram PMark really exports.
+            assert f"{TURN_SECONDS._name}_bucket" in rule["seriesQuery"]
+            assert "histogram_quantile(0.95" in rule["metricsQuery"]
+        config = one(objects, "ConfigMap", find_name(objects, "ConfigMap", "pmark-config"))
+        assert int(config["data"]["PMARK_WORKERS"]) >= 2
