@@ -3,10 +3,16 @@
 Layout of the index directory (append-only, so an upsert costs O(batch), not O(index)):
 - `vectors.f32`: one raw float32 row per slot;
 - `log.jsonl`: one line per upsert (slot, itemno, fields, tokens) or delete;
-- `meta.json`: the vector dimension.
+- `meta.json`: the vector dimension;
+- `.lock`: the writers' advisory lock (see below).
 A replaced or deleted notification leaves a dead slot; `compact()` rewrites both files without
 them (done automatically when dead slots outnumber live ones). BM25 statistics depend on the whole
 corpus, so the bm25s index is rebuilt lazily, once, before the first query after any change.
+
+Several processes (server workers) may open one directory: writers serialize on a file lock and
+catch up with the log before allocating slots, and every call first applies what the other
+processes appended (`embedded_log`). The vectors on disk at open are a read-only memory map, so
+the workers share one copy of them in the page cache.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +42,7 @@ from adapters.search.base import (
     object_id,
     relative_score_fusion,
 )
+from adapters.search.embedded_log import Change, SharedLog
 from adapters.search.sketch import MIN_ROWS, SignSketches, shortlist_size
 from adapters.text.tokenizer import Tokenizer
 from adapters.tracing import traced
@@ -58,46 +66,55 @@ def _epoch(moment: datetime | None) -> int:
 
 
 class _VectorBlocks:
-    """Rows in fixed-size blocks: growing never copies (or transiently doubles) the matrix."""
+    """Rows [0, start) in `base`, a read-only map of the vector file as it was at open (every
+    process mapping it shares one copy in the page cache); later rows in fixed-size blocks, so
+    growing never copies (or transiently doubles) the matrix."""
 
     BLOCK = 16384
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, base: npt.NDArray[np.float32] | None = None) -> None:
         self.dim = dim
+        self.base = base
+        self.start = 0 if base is None else len(base)
         self.blocks: list[npt.NDArray[np.float32]] = []
 
     def reserve(self, n: int) -> None:
-        while len(self.blocks) * self.BLOCK < n:
+        while self.start + len(self.blocks) * self.BLOCK < n:
             self.blocks.append(np.zeros((self.BLOCK, self.dim), dtype=np.float32))
 
     def put(self, slot: int, vector: npt.NDArray[np.float32]) -> None:
-        self.blocks[slot // self.BLOCK][slot % self.BLOCK] = vector
+        # Slots only grow, so a new vector never lands in the (read-only) mapped base.
+        i = slot - self.start
+        if i < 0:
+            raise ValueError(f"slot {slot} is in the read-only mapped rows")
+        self.blocks[i // self.BLOCK][i % self.BLOCK] = vector
 
     def rows(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        if self.base is not None and (not len(slots) or int(slots.max()) < self.start):
+            return np.asarray(self.base[slots], dtype=np.float32)
         out = np.empty((len(slots), self.dim), dtype=np.float32)
+        if self.base is not None:
+            in_base = slots < self.start
+            if in_base.any():
+                out[in_base] = self.base[slots[in_base]]
+        rest = slots - self.start  # negative for base rows: no block matches them
         for b, block in enumerate(self.blocks):
-            sel = (slots // self.BLOCK) == b
+            sel = (rest // self.BLOCK) == b
             if sel.any():
-                out[sel] = block[slots[sel] % self.BLOCK]
+                out[sel] = block[rest[sel] % self.BLOCK]
         return out
 
     def dot(self, vector: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
         """Similarities of the first n rows with `vector`."""
         parts = []
-        for b in range((n + self.BLOCK - 1) // self.BLOCK):
-            rows = min(self.BLOCK, n - b * self.BLOCK)
+        if self.base is not None:
+            parts.append(self.base[: min(n, self.start)] @ vector)
+        for b in range((n - self.start + self.BLOCK - 1) // self.BLOCK):
+            rows = min(self.BLOCK, n - self.start - b * self.BLOCK)
             parts.append(self.blocks[b][:rows] @ vector)
+        if len(parts) == 1:
+            return np.asarray(parts[0], dtype=np.float32)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-    def load(self, path: Path, n: int) -> None:
-        """Read the first n rows of a raw float32 file straight into the blocks."""
-        self.reserve(n)
-        with path.open("rb") as f:
-            for b in range((n + self.BLOCK - 1) // self.BLOCK):
-                rows = min(self.BLOCK, n - b * self.BLOCK)
-                view = self.blocks[b][:rows].data.cast("B")
-                if f.readinto(view) != rows * self.dim * 4:
-                    raise ValueError(f"{path} is shorter than its log says")
 
 
 @dataclass
@@ -130,6 +147,7 @@ class EmbeddedIndex:
         self._lock = threading.RLock()
         # Indexes this large re-score a sign-sketch shortlist instead of scanning every vector.
         self.sketch_min_rows = MIN_ROWS
+        self._log = SharedLog(self.directory, dim) if self.directory is not None else None
         self._reset()
         if self.directory is not None:
             self._open()
@@ -180,7 +198,8 @@ class EmbeddedIndex:
         )
 
     def _place(self, doc: _Doc, vector: npt.NDArray[np.float32] | None, slot: int) -> None:
-        """Put a document into `slot` (which is `self._n`), retiring its previous slot."""
+        """Put a document into `slot` (which is `self._n`), retiring its previous slot; without
+        a vector, the slot's row is already in the mapped base."""
         old = self._slot_of.get(doc.itemno)
         if old is not None:
             self._retire(old)
@@ -206,66 +225,120 @@ class EmbeddedIndex:
         self._version += 1
 
     # ----- persistence -----
-    @property
-    def _vector_path(self) -> Path:
-        assert self.directory is not None
-        return self.directory / "vectors.f32"
-
-    @property
-    def _log_path(self) -> Path:
-        assert self.directory is not None
-        return self.directory / "log.jsonl"
-
     def _open(self) -> None:
-        assert self.directory is not None
+        assert self.directory is not None and self._log is not None
         self.directory.mkdir(parents=True, exist_ok=True)
-        meta_path = self.directory / "meta.json"
-        if meta_path.exists():
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if int(meta["dim"]) != self.dim:
-                raise ValueError(
-                    f"index in {self.directory} has dimension {meta['dim']}, embedder gives "
-                    f"{self.dim}: delete the directory and re-import"
-                )
-        else:
-            meta_path.write_text(json.dumps({"dim": self.dim, "format": 1}), encoding="utf-8")
-        size = self._vector_path.stat().st_size if self._vector_path.exists() else 0
-        stored = size // (self.dim * 4)
-        self._reserve(stored)
-        if stored:
-            self._vectors.load(self._vector_path, stored)
-        # The log is streamed: holding all its records at once would double the memory peak.
-        for record in _read_log(self._log_path):
-            if record["op"] == "d":
-                old = self._slot_of.get(str(record["itemno"]))
-                if old is not None:
-                    self._retire(old)
-                continue
-            slot = int(record["slot"])
-            if slot >= stored:
-                raise ValueError(f"index log in {self.directory} refers to missing vectors")
-            while self._n < slot:  # slots whose log line was lost stay dead
-                self._docs.append(None)
-                self._n += 1
-            self._place(_doc_from_record(record, self._token_ids), None, slot)
-        # Vectors written after the last logged record (an interrupted upsert) are dropped.
-        if self._vector_path.exists():
-            with self._vector_path.open("r+b") as f:
-                f.truncate(self._n * self.dim * 4)
+        self._check_meta()
+        log = self._log
+        try:
+            # Shared: no writer appends or compacts meanwhile, so the log and vector file read
+            # here are one consistent pair, and any unconsumed tail is a crash's leftover.
+            with log.lock.held(exclusive=False):
+                leftovers = self._load()
+            if leftovers:
+                with log.lock.held(exclusive=True):
+                    self._follow()  # what others appended between the two locks
+                    log.repair(self._n)
+        except Exception:
+            log.detach()  # a reload that failed halfway is tried again by the next call
+            raise
 
-    def _append(self, records: list[dict[str, Any]], vectors: npt.NDArray[np.float32]) -> None:
-        if self.directory is None:
+    def _check_meta(self) -> None:
+        assert self.directory is not None and self._log is not None
+        meta_path = self.directory / "meta.json"
+        if not meta_path.exists():
+            with self._log.lock.held(exclusive=True):
+                if not meta_path.exists():  # another worker may have been first
+                    tmp = meta_path.with_suffix(".tmp")
+                    tmp.write_text(json.dumps({"dim": self.dim, "format": 1}), encoding="utf-8")
+                    os.replace(tmp, meta_path)  # never half-written for a concurrent reader
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if int(meta["dim"]) != self.dim:
+            raise ValueError(
+                f"index in {self.directory} has dimension {meta['dim']}, embedder gives "
+                f"{self.dim}: delete the directory and re-import"
+            )
+
+    def _load(self) -> bool:
+        """Replay the whole log over a map of the vector file (shared lock held); True when a
+        crashed writer left a torn line or surplus vectors to cut."""
+        log = self._log
+        assert log is not None
+        log.attach()
+        stored = log.vector_rows()
+        base = log.map_rows(stored)
+        self._vectors = _VectorBlocks(self.dim, base)
+        self._reserve(stored)
+        # The log is streamed: holding all its records at once would double the memory peak.
+        for record in log.records():
+            if record["op"] != "d" and int(record["slot"]) >= stored:
+                raise ValueError(f"index log in {self.directory} refers to missing vectors")
+            self._apply(record, None)
+        if base is not None and self._n < stored:
+            # Rows past the logged slots are an interrupted upsert's, cut by the next writer:
+            # they stay out of the base so that nothing ever reads a truncated page of the map.
+            self._vectors = _VectorBlocks(self.dim, base[: self._n] if self._n else None)
+            self._vectors.reserve(self._cap)
+        return log.has_leftovers(self._n)
+
+    def _apply(self, record: dict[str, Any], vector: npt.NDArray[np.float32] | None) -> None:
+        """Replay one log record (loading, or following another process's appends)."""
+        if record["op"] == "d":
+            old = self._slot_of.get(str(record["itemno"]))
+            if old is not None:
+                self._retire(old)
             return
-        if len(vectors):
-            with self._vector_path.open("ab") as f:
-                f.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-                f.flush()
-                os.fsync(f.fileno())
-        with self._log_path.open("a", encoding="utf-8") as f:
+        slot = int(record["slot"])
+        if slot < self._n:
+            raise ValueError(
+                f"index log in {self.directory} reuses slot {slot}: delete the directory and "
+                "re-import"
+            )
+        while self._n < slot:  # slots whose log line was lost stay dead
+            self._docs.append(None)
+            self._n += 1
+        self._place(_doc_from_record(record, self._token_ids), vector, slot)
+
+    def _follow(self) -> None:
+        """Apply what other processes appended since this one last looked (one `os.stat` when
+        nothing did); reload everything when another process compacted. Thread lock held."""
+        log = self._log
+        if log is None:
+            return
+        change = log.poll()
+        if change is Change.NONE:
+            return
+        if change is Change.REPLACED:
+            self._reset()
+            self._open()
+            return
+        try:
+            records = list(log.records())
+            slots = [int(r["slot"]) for r in records if r["op"] != "d"]
+            rows = np.zeros((0, self.dim), dtype=np.float32)
+            first = self._n
+            if slots:
+                # Writers fsync vectors before the log line: a whole line's rows are on disk.
+                rows = log.read_rows(first, max(slots) + 1)
+                self._reserve(max(slots) + 1 - self._n)
             for record in records:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+                slot = int(record["slot"]) if record["op"] != "d" else -1
+                self._apply(record, rows[slot - first] if slot >= 0 else None)
+        except Exception:
+            log.detach()  # half applied: the next call reloads from scratch
+            raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The exclusive lock across processes, caught up with everything already logged (so
+        new slots continue the one sequence) and with a crashed writer's leftovers cut."""
+        if self._log is None:
+            yield
+            return
+        with self._log.lock.held(exclusive=True):
+            self._follow()
+            self._log.repair(self._n)
+            yield
 
     # ----- SearchIndex -----
     def upsert(
@@ -276,14 +349,10 @@ class EmbeddedIndex:
         if not notifications:
             return 0
         token_lists = self.tokenizer.tokens_batch([n.search_text() for n in notifications])
-        with self._lock:
-            self._reserve(len(notifications))
-            records: list[dict[str, Any]] = []
-            for notification, tokens, vector in zip(
-                notifications, token_lists, matrix, strict=True
-            ):
-                slot = self._n
-                doc = _Doc(
+        with self._lock, self._writing():
+            first = self._n
+            docs = [
+                _Doc(
                     itemno=notification.itemno,
                     title=notification.title,
                     resolution=notification.resolution,
@@ -291,75 +360,89 @@ class EmbeddedIndex:
                     codes={f: getattr(notification, f) for f in CODE_FIELDS},
                     token_ids=self._token_ids(tokens),
                 )
-                self._place(doc, vector, slot)
-                records.append(_record(doc, slot, tokens))
-            self._append(records, matrix)
+                for notification, tokens in zip(notifications, token_lists, strict=True)
+            ]
+            if self._log is not None:
+                # On disk first: a failed write leaves memory as it was, in step with the log.
+                records = [
+                    _record(doc, first + i, tokens)
+                    for i, (doc, tokens) in enumerate(zip(docs, token_lists, strict=True))
+                ]
+                self._log.append(records, matrix, first)
+            self._reserve(len(docs))
+            for i, (doc, vector) in enumerate(zip(docs, matrix, strict=True)):
+                self._place(doc, vector, first + i)
             if self._n - len(self._slot_of) > max(1000, len(self._slot_of)):
                 self.compact()
         return len(notifications)
 
     def delete(self, itemnos: Sequence[str]) -> int:
         """Remove notifications; unknown itemnos are ignored."""
-        with self._lock:
-            removed = []
-            for itemno in dict.fromkeys(itemnos):
-                slot = self._slot_of.get(itemno)
-                if slot is not None:
-                    self._retire(slot)
-                    removed.append(itemno)
-            self._append(
-                [{"op": "d", "itemno": i} for i in removed], np.zeros((0, self.dim), np.float32)
-            )
+        with self._lock, self._writing():
+            removed = [i for i in dict.fromkeys(itemnos) if i in self._slot_of]
+            if self._log is not None:
+                self._log.append(
+                    [{"op": "d", "itemno": i} for i in removed],
+                    np.zeros((0, self.dim), np.float32),
+                    self._n,
+                )
+            for itemno in removed:
+                self._retire(self._slot_of[itemno])
             return len(removed)
 
     def count(self) -> int:
         """Live notifications."""
-        return len(self._slot_of)
+        with self._lock:
+            self._follow()
+            return len(self._slot_of)
 
     def health(self) -> bool:
         """The embedded index is always available once opened."""
         return True
 
     def close(self) -> None:
-        """Nothing to release: every change is already on disk."""
+        """Release the file descriptors (every change is already on disk); a later call opens
+        the files again."""
+        with self._lock:
+            if self._log is not None:
+                self._log.detach()
 
     def refresh(self) -> None:
         """Rebuild BM25 statistics and sketches now (otherwise done by the next query)."""
         with self._lock:
+            self._follow()
             self._ensure_bm25()
             if self._n >= self.sketch_min_rows:
                 self._sketches.extend(self._n, self._vectors.rows)
 
     def compact(self) -> None:
         """Drop dead slots from memory and disk."""
-        with self._lock:
+        with self._lock, self._writing():
+            docs = [d for d in self._docs[: self._n] if d is not None]
             live = [s for s in range(self._n) if self._docs[s] is not None]
-            docs = [self._docs[s] for s in live]
             vectors = self._vectors.rows(np.asarray(live, dtype=np.int64))
             tokens_of = {i: t for t, i in self._vocab.items()}
-            old_dir = self.directory
-            self.directory = None  # rebuild in memory, then write the files in one go
-            self._reset()
-            self._reserve(len(docs))
-            records = []
-            for slot, (doc, vector) in enumerate(zip(docs, vectors, strict=True)):
-                assert doc is not None
-                tokens = [tokens_of[int(i)] for i in doc.token_ids]
-                doc.token_ids = self._token_ids(tokens)
-                self._place(doc, vector, slot)
-                records.append(_record(doc, slot, tokens))
-            self.directory = old_dir
-            if self.directory is not None:
-                tmp_vectors = self._vector_path.with_suffix(".tmp")
-                tmp_log = self._log_path.with_suffix(".tmp")
-                tmp_vectors.write_bytes(vectors.tobytes())
-                tmp_log.write_text(
-                    "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                    encoding="utf-8",
+            token_lists = [[tokens_of[int(i)] for i in doc.token_ids] for doc in docs]
+            base = None
+            if self._log is not None:
+                # Other processes keep reading the old files (new ones get new inodes) until
+                # they notice the replaced log and reload.
+                self._log.replace(
+                    [
+                        _record(doc, slot, tokens)
+                        for slot, (doc, tokens) in enumerate(zip(docs, token_lists, strict=True))
+                    ],
+                    vectors,
                 )
-                # Log first: a log whose slots all exist in the vector file is always readable.
-                os.replace(tmp_vectors, self._vector_path)
-                os.replace(tmp_log, self._log_path)
+                base = self._log.map_rows(len(docs))
+            self._reset()
+            self._vectors = _VectorBlocks(self.dim, base)
+            self._reserve(len(docs))
+            for slot, (doc, tokens, vector) in enumerate(
+                zip(docs, token_lists, vectors, strict=True)
+            ):
+                doc.token_ids = self._token_ids(tokens)
+                self._place(doc, None if base is not None else vector, slot)
 
     def _ensure_bm25(self) -> None:
         if not self._dirty and self._bm25 is not None:
@@ -460,6 +543,7 @@ class EmbeddedIndex:
         alpha = min(1.0, max(0.0, alpha))
         k = candidate_count(limit)
         with self._lock:
+            self._follow()
             cache = self._scores_for(text, q)
             tokens = cache.tokens
             if not tokens:
@@ -583,24 +667,3 @@ def _hit(doc: _Doc, score: float, bm25: float, vector: float, note: str) -> Sear
         priority=doc.codes["priority"],
         created_at=to_utc(doc.created_at) if doc.created_at else None,
     )
-
-
-def _read_log(path: Path) -> Iterator[dict[str, Any]]:
-    """The log's records; a torn last line (crash during an append) is cut off the file."""
-    if not path.exists():
-        return
-    good = 0
-    with path.open("rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
-                break
-            try:
-                record = json.loads(line)
-            except ValueError:
-                break
-            good += len(line)
-            if isinstance(record, dict):
-                yield record
-    if path.stat().st_size != good:
-        with path.open("r+b") as f:
-            f.truncate(good)
