@@ -40,6 +40,9 @@ class AgentDeps:
         refresh = getattr(ctx.index, "refresh", None)
         if callable(refresh):
             refresh()  # build BM25 now, not on the first technician's turn
+        # A first parse fits the history model (seconds at 100k notifications): here, off the
+        # event loop, rather than inside the first turn, on it.
+        ctx.parser.parse("warm up")
         entries = ctx.catalog()
         return cls(
             settings=ctx.settings,

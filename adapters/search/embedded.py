@@ -75,6 +75,9 @@ class _VectorBlocks:
     def __init__(self, dim: int, base: npt.NDArray[np.float32] | None = None) -> None:
         self.dim = dim
         self.base = base
+        # The same memory as a plain ndarray: indexing a np.memmap wraps every result in a new
+        # memmap object (about 1 ms per query at 100k rows, measured with py-spy).
+        self._plain = None if base is None else base.view(np.ndarray)
         self.start = 0 if base is None else len(base)
         self.blocks: list[npt.NDArray[np.float32]] = []
 
@@ -90,13 +93,13 @@ class _VectorBlocks:
         self.blocks[i // self.BLOCK][i % self.BLOCK] = vector
 
     def rows(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        if self.base is not None and (not len(slots) or int(slots.max()) < self.start):
-            return np.asarray(self.base[slots], dtype=np.float32)
+        if self._plain is not None and (not len(slots) or int(slots.max()) < self.start):
+            return np.asarray(self._plain[slots], dtype=np.float32)
         out = np.empty((len(slots), self.dim), dtype=np.float32)
-        if self.base is not None:
+        if self._plain is not None:
             in_base = slots < self.start
             if in_base.any():
-                out[in_base] = self.base[slots[in_base]]
+                out[in_base] = self._plain[slots[in_base]]
         rest = slots - self.start  # negative for base rows: no block matches them
         for b, block in enumerate(self.blocks):
             sel = (rest // self.BLOCK) == b
@@ -107,8 +110,8 @@ class _VectorBlocks:
     def dot(self, vector: npt.NDArray[np.float32], n: int) -> npt.NDArray[np.float32]:
         """Similarities of the first n rows with `vector`."""
         parts = []
-        if self.base is not None:
-            parts.append(self.base[: min(n, self.start)] @ vector)
+        if self._plain is not None:
+            parts.append(self._plain[: min(n, self.start)] @ vector)
         for b in range((n - self.start + self.BLOCK - 1) // self.BLOCK):
             rows = min(self.BLOCK, n - self.start - b * self.BLOCK)
             parts.append(self.blocks[b][:rows] @ vector)
