@@ -314,6 +314,9 @@ async def serve_and_load(
             )
             elapsed = time.perf_counter() - started
             await asyncio.sleep(0.5)
+            if args.metrics:  # the server's own view of the load (turn and node histograms)
+                async with http.get(f"{base}/metrics") as resp:
+                    Path(f"{args.metrics}.{workers}").write_bytes(await resp.read())
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -403,6 +406,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
     parser.add_argument("--data-dir", help="reuse a data dir (demo data is loaded when empty)")
+    parser.add_argument(
+        "--metrics", help="save /metrics at the end of each run to METRICS.<workers>"
+    )
     parser.add_argument(
         "--workers", default="1,2", help="worker counts to run one after the other (e.g. 1,2)"
     )
