@@ -553,3 +553,18 @@ class PmarkServe:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def require_tools(postgres_only: bool = False) -> None:
+    """Skip (or fail, with PMARK_REQUIRE_SERVICES=1) when the private servers cannot run here."""
+    import pytest
+
+    missing = missing_tools()
+    if postgres_only:
+        missing = [m for m in missing if "PostgreSQL" in m or "runuser" in m]
+    if not missing:
+        return
+    message = "private dependency servers unavailable: " + "; ".join(missing)
+    if os.environ.get("PMARK_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)

@@ -8,7 +8,6 @@ every line of the report; the small tests pin the pieces it relies on.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -43,7 +42,7 @@ from tests.reliability.servers import (
     APP_DB,
     PmarkServe,
     PrivatePostgres,
-    missing_tools,
+    require_tools,
 )
 
 # The pieces ----------------------------------------------------------------------------------
@@ -351,16 +350,7 @@ async def test_a_turn_retried_after_a_lost_connection_is_not_applied_twice(plant
 # The scenario --------------------------------------------------------------------------------
 
 
-def _require_tools(postgres_only: bool = False) -> None:
-    missing = missing_tools()
-    if postgres_only:
-        missing = [m for m in missing if "PostgreSQL" in m or "runuser" in m]
-    if not missing:
-        return
-    message = "private dependency servers unavailable: " + "; ".join(missing)
-    if os.environ.get("PMARK_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+_require_tools = require_tools
 
 
 @pytest.mark.slow

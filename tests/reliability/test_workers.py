@@ -5,7 +5,6 @@ SIGTERM stops them all."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -18,22 +17,12 @@ import pytest
 
 from tests.bot.support import teams_message
 from tests.reliability.dependencies import TimedStub, import_plant
-from tests.reliability.servers import PmarkServe, PrivatePostgres, missing_tools
-
-
-def _require_postgres() -> None:
-    missing = [m for m in missing_tools() if "PostgreSQL" in m or "runuser" in m]
-    if not missing:
-        return
-    message = "private PostgreSQL unavailable: " + "; ".join(missing)
-    if os.environ.get("PMARK_REQUIRE_SERVICES") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
+from tests.reliability.servers import PmarkServe, PrivatePostgres, require_tools
 
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[PmarkServe, TimedStub]]:
-    _require_postgres()
+    require_tools(postgres_only=True)
     stub = TimedStub()
     await stub.start()
     pg = await asyncio.to_thread(PrivatePostgres.create)
