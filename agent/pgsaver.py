@@ -47,13 +47,14 @@ from psycopg_pool import AsyncConnectionPool
 log = logging.getLogger(__name__)
 
 # The checkpoint row, with the blobs of the channels that changed in a data-modifying CTE (which
-# PostgreSQL runs whether or not the outer statement reads it).
+# PostgreSQL runs whether or not the outer statement reads it). Arrays go in binary (%b): psycopg
+# escapes a text-format bytea[] element by element in Python, ~3x the cost of the binary dump.
 _PUT_WITH_BLOBS = """
     WITH blobs AS (
         INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, type, blob)
         SELECT %(thread)s, %(ns)s, b.channel, b.version, b.type, b.blob
-        FROM unnest(%(channels)s::text[], %(versions)s::text[], %(types)s::text[],
-                    %(blobs)s::bytea[]) AS b(channel, version, type, blob)
+        FROM unnest(%(channels)b::text[], %(versions)b::text[], %(types)b::text[],
+                    %(blobs)b::bytea[]) AS b(channel, version, type, blob)
         ON CONFLICT (thread_id, checkpoint_ns, channel, version) DO NOTHING
     )
 """
@@ -68,7 +69,7 @@ _PUT_WRITES = """
     INSERT INTO checkpoint_writes
         (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, type, blob)
     SELECT %(thread)s, %(ns)s, %(id)s, %(task)s, %(path)s, w.idx, w.channel, w.type, w.blob
-    FROM unnest(%(idx)s::int[], %(channels)s::text[], %(types)s::text[], %(blobs)s::bytea[])
+    FROM unnest(%(idx)b::int[], %(channels)b::text[], %(types)b::text[], %(blobs)b::bytea[])
         AS w(idx, channel, type, blob)
     ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx)
 """

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 from aiohttp import web
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,6 +247,9 @@ class Run:
     unexpected: int
     rows: int
     closed: int  # superseded cards closed in place (PUT)
+    server_cpu: float = 0.0  # CPU seconds of every serving process during the load
+    client_cpu: float = 0.0  # CPU seconds of this client during the load
+    rss_mb: float = 0.0  # the largest serving process's resident memory at the end
 
     @property
     def ok(self) -> bool:
@@ -303,6 +307,8 @@ async def serve_and_load(
                 return None
             await baseline(http, base, 10, 20)  # warm-up
             floor = await baseline(http, base, args.conversations, args.turns)
+            processes = serving(proc.pid)
+            server_before, client_before = cpu_seconds(processes), time.process_time()
             started = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -313,6 +319,9 @@ async def serve_and_load(
                 )
             )
             elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(processes) - server_before
+            client_cpu = time.process_time() - client_before
+            rss = max((p.memory_info().rss for p in processes if p.is_running()), default=0)
             await asyncio.sleep(0.5)
             if args.metrics:  # the server's own view of the load (turn and node histograms)
                 async with http.get(f"{base}/metrics") as resp:
@@ -326,7 +335,38 @@ async def serve_and_load(
         log.close()
         await stub.cleanup()
     rows = feedback_rows(data_dir, env) - rows_before
-    return Run(workers, results, elapsed, floor, len(connector.unexpected), rows, connector.updates)
+    return Run(
+        workers,
+        results,
+        elapsed,
+        floor,
+        len(connector.unexpected),
+        rows,
+        connector.updates,
+        server_cpu,
+        client_cpu,
+        rss / 2**20,
+    )
+
+
+def serving(pid: int) -> list[psutil.Process]:
+    """The server process and its workers."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def ms(values: list[float], q: float) -> str:
@@ -342,9 +382,10 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
     )
     print(
         "| workers | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
-        "| floor: /healthz p50 / p95 ms | lost | crossed | duplicates | errors | thumbs (stored) | cards closed |"
+        "| floor: /healthz p50 / p95 ms | server / client CPU ms per turn | RSS MB "
+        "| lost | crossed | duplicates | errors | thumbs (stored) | cards closed |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         r = run.results
         turns = len(r.answer)
@@ -353,6 +394,8 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
             f"| {ms(r.answer, 0.5)} / {ms(r.answer, 0.95)} / {ms(r.answer, 0.99)} "
             f"| {ms(r.ack, 0.5)} / {ms(r.ack, 0.95)} "
             f"| {ms(run.floor, 0.5)} / {ms(run.floor, 0.95)} "
+            f"| {1000 * run.server_cpu / max(1, turns):.1f} / "
+            f"{1000 * run.client_cpu / max(1, turns):.1f} | {run.rss_mb:.0f} "
             f"| {r.lost} | {r.crossed} | {run.unexpected} | {r.errors} "
             f"| {len(r.thumbs)} ({run.rows}) | {run.closed} |"
         )

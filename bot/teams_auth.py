@@ -27,6 +27,7 @@ from botframework.connector.auth import (
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from jwt.algorithms import RSAAlgorithm
 
+from adapters.channels.connector_http import ConnectorPool, PooledConnectorFactory
 from bot.auth_keys import KeyRing, KeysUnavailable, SigningKeys
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,10 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         app_id: str,
         metadata_url: str | None,
         ring: KeyRing = RING,
+        connectors: ConnectorPool | None = None,
     ) -> None:
         self._inner = inner
+        self._connectors = connectors
         self.app_id = app_id
         self.ring = install_key_cache(ring)
         self._metadata_url = metadata_url
@@ -165,7 +168,10 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         return await self._inner.authenticate_channel_request(auth_header)
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return self._inner.create_connector_factory(claims_identity)
+        factory = self._inner.create_connector_factory(claims_identity)
+        if self._connectors is None:
+            return factory
+        return PooledConnectorFactory(factory, self._connectors)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
         return await self._inner.create_user_token_client(claims_identity)

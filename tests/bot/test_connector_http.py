@@ -1,0 +1,236 @@
+"""botbuilder's ConnectorClient over the pooled sender: same request, msrest's safe retries."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from botbuilder.schema import Activity, Attachment, CardAction, HeroCard
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import AppCredentials, MicrosoftAppCredentials
+from botframework.connector.auth._connector_factory_impl import _ConnectorFactoryImpl
+from msrest.exceptions import HttpOperationError
+from msrest.serialization import Serializer
+
+from adapters.channels.connector_http import (
+    ConnectorPool,
+    JsonPassthroughSerializer,
+    PooledConnectorFactory,
+    PooledSender,
+)
+
+
+class _Token(AppCredentials):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__(app_id="app-1", oauth_scope="https://api.botframework.com")
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return "tok-1"
+
+
+class _Inner:
+    def __init__(self, credentials: Any) -> None:
+        self.credentials = credentials
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        return ConnectorClient(self.credentials, base_url=service_url)
+
+
+class Connector:
+    """A Bot Connector on loopback answering with whatever `answer` returns."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[web.Request, bytes]] = []
+        self.peers: set[Any] = set()
+        self.answer: Callable[[int], web.Response] = lambda n: web.json_response({"id": f"r{n}"})
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.seen.append((request, await request.read()))
+        self.peers.add(request.transport.get_extra_info("peername") if request.transport else None)
+        return self.answer(len(self.seen))
+
+
+@pytest_asyncio.fixture
+async def connector() -> AsyncIterator[tuple[Connector, str]]:
+    stub = Connector()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", stub.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield stub, str(server.make_url("/amer/"))
+    await server.close()
+
+
+async def _reply(factory: Any, base: str) -> Any:
+    client = await factory.create(base)
+    activity = Activity(type="message", text="냉각수 펌프 누유", conversation=None)
+    return await client.conversations.reply_to_activity("19:c@thread;messageid=1", "1:a", activity)
+
+
+def _factory(credentials: Any = None, **kw: Any) -> tuple[PooledConnectorFactory, ConnectorPool]:
+    pool = ConnectorPool(PooledSender(timeout=5.0, backoff=0.0, **kw))
+    return PooledConnectorFactory(_Inner(credentials or _Token()), pool), pool
+
+
+Served = tuple[Connector, str]
+
+
+@pytest.mark.asyncio
+async def test_replies_share_one_connection_and_carry_the_bearer_token(connector: Served) -> None:
+    stub, base = connector
+    factory, pool = _factory()
+    first = await _reply(factory, base)
+    second = await _reply(factory, base)  # a new ConnectorClient, the same pool
+    await pool.aclose()
+    assert (first.id, second.id) == ("r1", "r2")
+    request, body = stub.seen[0]
+    assert request.method == "POST"
+    assert request.raw_path == (
+        "/amer/v3/conversations/19%3Ac%40thread%3Bmessageid%3D1/activities/1%3Aa"
+    )
+    assert request.headers["Authorization"] == "Bearer tok-1"
+    assert "botframework-connector" in request.headers["User-Agent"]
+    assert json.loads(body)["text"] == "냉각수 펌프 누유"
+    assert len(stub.peers) == 1  # keep-alive: the second reply reused the first connection
+
+
+@pytest.mark.asyncio
+async def test_anonymous_credentials_send_no_authorization_header(connector: Served) -> None:
+    stub, base = connector
+    factory, pool = _factory(MicrosoftAppCredentials.empty())
+    await _reply(factory, base)
+    await pool.aclose()
+    assert "Authorization" not in stub.seen[0][0].headers
+
+
+@pytest.mark.asyncio
+async def test_gateway_errors_and_retry_after_are_retried_then_answered(connector: Served) -> None:
+    stub, base = connector
+    answers = [
+        web.Response(status=503, headers={"Retry-After": "0"}),
+        web.Response(status=502),
+        web.json_response({"id": "ok"}),
+    ]
+    stub.answer = lambda n: answers.pop(0)
+    factory, pool = _factory()
+    result = await _reply(factory, base)
+    await pool.aclose()
+    assert result.id == "ok" and not answers
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [400, 403, 429, 500, 501])
+async def test_other_errors_are_not_retried_and_reach_botbuilder(
+    connector: Served, status: int
+) -> None:
+    # 500 may mean the reply was posted: sending it again could show it twice.
+    stub, base = connector
+    stub.answer = lambda n: web.json_response(
+        {"error": {"code": "x", "message": "no"}}, status=status
+    )
+    factory, pool = _factory()
+    with pytest.raises(HttpOperationError):
+        await _reply(factory, base)
+    await pool.aclose()
+    assert len(stub.seen) == 1
+
+
+@pytest.mark.asyncio
+async def test_persistent_gateway_error_is_answered_after_the_retries(connector: Served) -> None:
+    stub, base = connector
+    stub.answer = lambda n: web.Response(status=504)
+    factory, pool = _factory(retries=2)
+    with pytest.raises(HttpOperationError):
+        await _reply(factory, base)
+    await pool.aclose()
+    assert len(stub.seen) == 3
+
+
+@pytest.mark.asyncio
+async def test_unreachable_connector_is_retried_then_the_error_raised() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    factory, pool = _factory(retries=2)
+    with pytest.raises(aiohttp.ClientConnectorError):
+        await _reply(factory, f"http://127.0.0.1:{port}/")
+    await pool.aclose()
+
+
+def _card_activity(content: Any) -> Activity:
+    return Activity(
+        type="message",
+        text="펌프",
+        attachments=[
+            Attachment(content_type="application/vnd.microsoft.card.adaptive", content=content)
+        ],
+        channel_data={"notification": {"alertInMeeting": False}},
+        value={"verb": "vote", "n": [1, 2.5, None, True]},
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "누유", "wrap": True}]},
+        HeroCard(title="a model inside an object field", buttons=[CardAction(type="imBack")]),
+        [{"nested": [{"deeper": {"k": None}}]}, "x", 3],
+    ],
+)
+def test_passthrough_serializer_writes_the_same_body_as_msrest(content: Any) -> None:
+    client = ConnectorClient(_Token(), base_url="https://example.test/")
+    deps = client._serialize.dependencies
+    plain = Serializer(deps).body(_card_activity(content), "Activity")
+    fast = JsonPassthroughSerializer(deps).body(_card_activity(content), "Activity")
+    assert json.dumps(fast, sort_keys=True) == json.dumps(plain, sort_keys=True)
+
+
+@pytest.mark.asyncio
+async def test_factory_clients_use_the_pool_and_the_passthrough_serializer() -> None:
+    factory, pool = _factory()
+    client = await factory.create("https://example.test/")
+    assert isinstance(client.conversations._serialize, JsonPassthroughSerializer)
+    assert client.config.pipeline._sender is pool.sender
+
+
+class _Credentials:
+    """A credential factory whose token changes on every call, as a refreshed one would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def create_credentials(self, app_id: str, scope: str, login: str, validate: bool) -> Any:
+        self.calls += 1
+        token = f"tok-{self.calls}"
+
+        class Fresh(AppCredentials):  # type: ignore[misc]
+            def get_access_token(self, force_refresh: bool = False) -> str:
+                return token
+
+        return Fresh(app_id=app_id, oauth_scope=scope)
+
+
+@pytest.mark.asyncio
+async def test_clients_are_kept_per_service_url_and_sign_with_the_freshest_token(
+    connector: Served,
+) -> None:
+    stub, base = connector
+    credentials = _Credentials()
+    inner = _ConnectorFactoryImpl("app-1", "scope", "https://login.test", False, credentials)
+    pool = ConnectorPool(PooledSender(timeout=5.0))
+    first = await PooledConnectorFactory(inner, pool).create(base)
+    second = await PooledConnectorFactory(inner, pool).create(base)  # a later activity
+    other = await PooledConnectorFactory(inner, pool).create(base + "other/")
+    assert second is first and other is not first
+    await _reply(PooledConnectorFactory(inner, pool), base)
+    await pool.aclose()
+    request = stub.seen[0][0]
+    assert request.headers["Authorization"] == f"Bearer tok-{credentials.calls}"
+    assert "BotBuilder" in request.headers["User-Agent"]  # botbuilder's own factory made it
