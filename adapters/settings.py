@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         0.5, description="Hybrid weight of the vector side (0 = BM25 only)."
     )
     host: str = Field("127.0.0.1", description="Address `pmark serve` binds.")
+    blas_threads: int = Field(
+        1,
+        ge=1,
+        description="Threads numpy's BLAS may use in a serving process. Requests run side by "
+        "side and workers use the other cores; OpenBLAS's extra threads spin while idle (half a "
+        "core measured under load) for vectors too small to split.",
+    )
     port: int = Field(3978, description="Port `pmark serve` binds.")
     workers: int | None = Field(
         None,

@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 
 from aiohttp import web
+from threadpoolctl import threadpool_limits
 
 from adapters import tracing
 from adapters.channels.botframework import BotFrameworkEndpoints
@@ -269,6 +270,7 @@ def run(host: str | None = None, port: int | None = None) -> None:
     if not role.shared:
         log.info("PMark serving on http://%s:%d", host, port)
     tracing.configure(settings)
+    threadpool_limits(settings.blas_threads)  # for the life of the process
     try:
         web.run_app(
             build_app(settings),
