@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -155,7 +156,12 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
         precheck(auth_header, self.app_id)
-        return await self._inner.authenticate_request(activity, auth_header)
+        result = await self._inner.authenticate_request(activity, auth_header)
+        if self._connectors is not None and result.connector_factory is not None:
+            result.connector_factory = PooledConnectorFactory(
+                result.connector_factory, self._connectors
+            )
+        return result
 
     async def authenticate_streaming_request(
         self, auth_header: str, channel_id_header: str
@@ -174,7 +180,9 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
         return PooledConnectorFactory(factory, self._connectors)
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
-        return await self._inner.create_user_token_client(claims_identity)
+        # botbuilder makes one for every activity (an msrest client: ~1 ms of GIL), for sign-in
+        # flows PMark has none of: made when first used instead.
+        return LazyUserTokenClient(lambda: self._inner.create_user_token_client(claims_identity))
 
     def create_bot_framework_client(self) -> Any:
         return self._inner.create_bot_framework_client()
@@ -206,3 +214,34 @@ class GuardedAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
 
 
 __all__ = ["GuardedAuthentication", "KeysUnavailable", "Unauthorized", "precheck"]
+
+
+class LazyUserTokenClient(UserTokenClient):  # type: ignore[misc]
+    """botbuilder's user-token client, built on the first call (most turns never make one)."""
+
+    def __init__(self, make: Callable[[], Awaitable[UserTokenClient]]) -> None:
+        self._make = make
+        self._client: UserTokenClient | None = None
+
+    async def _real(self) -> UserTokenClient:
+        if self._client is None:
+            self._client = await self._make()
+        return self._client
+
+    async def get_user_token(self, *args: Any) -> Any:
+        return await (await self._real()).get_user_token(*args)
+
+    async def get_sign_in_resource(self, *args: Any) -> Any:
+        return await (await self._real()).get_sign_in_resource(*args)
+
+    async def sign_out_user(self, *args: Any) -> Any:
+        return await (await self._real()).sign_out_user(*args)
+
+    async def get_token_status(self, *args: Any) -> Any:
+        return await (await self._real()).get_token_status(*args)
+
+    async def get_aad_tokens(self, *args: Any) -> Any:
+        return await (await self._real()).get_aad_tokens(*args)
+
+    async def exchange_token(self, *args: Any) -> Any:
+        return await (await self._real()).exchange_token(*args)

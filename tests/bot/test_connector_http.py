@@ -14,7 +14,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from botbuilder.schema import Activity, Attachment, CardAction, HeroCard
 from botframework.connector.aio import ConnectorClient
-from botframework.connector.auth import AppCredentials, MicrosoftAppCredentials
+from botframework.connector.auth import (
+    AppCredentials,
+    AuthenticateRequestResult,
+    ClaimsIdentity,
+    MicrosoftAppCredentials,
+)
 from botframework.connector.auth._connector_factory_impl import _ConnectorFactoryImpl
 from msrest.exceptions import HttpOperationError
 from msrest.serialization import Serializer
@@ -25,6 +30,7 @@ from adapters.channels.connector_http import (
     PooledConnectorFactory,
     PooledSender,
 )
+from bot.teams_auth import GuardedAuthentication
 
 
 class _Token(AppCredentials):  # type: ignore[misc]
@@ -234,3 +240,41 @@ async def test_clients_are_kept_per_service_url_and_sign_with_the_freshest_token
     request = stub.seen[0][0]
     assert request.headers["Authorization"] == f"Bearer tok-{credentials.calls}"
     assert "BotBuilder" in request.headers["User-Agent"]  # botbuilder's own factory made it
+
+
+class _Inbound:
+    """botbuilder's authentication, reduced to what GuardedAuthentication passes through."""
+
+    def __init__(self) -> None:
+        self.user_token_clients = 0
+
+    async def authenticate_request(self, activity: Any, auth_header: str) -> Any:
+        inner = _ConnectorFactoryImpl("", "scope", "https://login.test", False, _Credentials())
+        result = AuthenticateRequestResult()
+        result.connector_factory = inner
+        return result
+
+    async def create_user_token_client(self, claims: Any) -> Any:
+        self.user_token_clients += 1
+        owner = self
+
+        class Real:
+            async def get_token_status(self, *args: Any) -> list[str]:
+                return [f"status from client {owner.user_token_clients}"]
+
+        return Real()
+
+
+@pytest.mark.asyncio
+async def test_inbound_activities_get_pooled_clients_and_a_lazy_user_token_client() -> None:
+    inbound = _Inbound()
+    pool = ConnectorPool(PooledSender(timeout=5.0))
+    auth = GuardedAuthentication(inbound, "", None, connectors=pool)  # type: ignore[arg-type]
+    result = await auth.authenticate_request(Activity(type="message"), "")
+    assert isinstance(result.connector_factory, PooledConnectorFactory)
+    lazy = await auth.create_user_token_client(ClaimsIdentity({}, True))
+    assert inbound.user_token_clients == 0  # nothing built for a turn that signs nobody in
+    assert await lazy.get_token_status("u", "msteams", "") == ["status from client 1"]
+    assert await lazy.get_token_status("u", "msteams", "") == ["status from client 1"]
+    assert inbound.user_token_clients == 1
+    await pool.aclose()
