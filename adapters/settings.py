@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         2.0, description="Seconds requests in flight get to finish when the server stops."
     )
+    typing_after: float = Field(
+        1.0,
+        ge=0.0,
+        description="Seconds a Teams answer may take before PMark shows the typing indicator "
+        "(then again every 3 s until it answers).",
+    )
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")
     duplicate_window_days: float = Field(

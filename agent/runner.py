@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from langgraph.types import Command
 
 from adapters.sql.repository import Repository, utcnow
@@ -27,6 +28,7 @@ from agent.outage import DB_RETRIES, DatabaseUnavailable, DatabaseWatch, is_outa
 from agent.pgsaver import turn_connection
 
 log = logging.getLogger(__name__)
+TOUCH_EVERY = 60.0  # seconds between two records of activity on one conversation
 # Checkpoint metadata naming the turn that wrote a checkpoint: a turn retried after a lost
 # connection, or replayed from the spool, finishes what it saved instead of running twice.
 TURN_KEY = "pmark_turn"
@@ -56,6 +58,7 @@ class Agent:
         self.durability = durability
         self.graph = build_graph(deps, checkpointing.saver)
         self._touches: set[asyncio.Task[None]] = set()
+        self._touched: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=TOUCH_EVERY)
         self.locks = ThreadLocks(checkpointing.lock_pool, checkpointing.connect_timeout)
         self.watch = DatabaseWatch(self._probe, checkpointing.recover)
         checkpointing.guard(lambda: self.watch.blocking)
@@ -103,8 +106,10 @@ class Agent:
         TURNS.labels(response.get("kind", "answer")).inc()
         for part in response.get("degraded") or []:
             DEGRADED.labels(part).inc()
-        if self.repo is not None:
-            # Bookkeeping for pruning and expiry only: written after the answer, not before it.
+        if self.repo is not None and thread_id not in self._touched:
+            # Bookkeeping for pruning and expiry only: written after the answer, not before it,
+            # and once a minute per conversation at most (expiry counts in days).
+            self._touched[thread_id] = True
             task = asyncio.get_running_loop().create_task(self._touch(thread_id))
             self._touches.add(task)
             task.add_done_callback(self._touches.discard)
@@ -233,6 +238,7 @@ class Agent:
         try:
             await asyncio.to_thread(self.repo.touch_thread, thread_id)
         except Exception as exc:
+            self._touched.pop(thread_id, None)
             # Never worth losing an answer over; the next turn records the thread again.
             log.warning("could not record the turn on %s: %r", thread_id, exc)
 
@@ -262,4 +268,6 @@ class Agent:
         for thread_id in threads:
             await self.checkpointing.saver.adelete_thread(thread_id)
         await asyncio.to_thread(self.repo.forget_threads, threads)
+        for thread_id in threads:  # a turn on it from now on records it afresh
+            self._touched.pop(thread_id, None)
         return len(threads)

@@ -27,6 +27,7 @@ from botframework.connector.auth import (
     MicrosoftAppCredentials,
     ServiceClientCredentialsFactory,
 )
+from cachetools import TTLCache
 from msrest.authentication import Authentication
 from msrest.universal_http.requests import ClientRetryPolicy
 
@@ -217,6 +218,9 @@ class TeamsBot:
         self.limiter = limiter
         self.background = background
         self.app_id = settings.microsoft_app_id or ""
+        self.typing_after = settings.typing_after
+        # References this process stored lately: each message carries one, mostly unchanged.
+        self._saved_references: TTLCache[str, dict[str, Any]] = TTLCache(10_000, 600)
         endpoints = endpoints or BotFrameworkEndpoints()
         self.credentials = TokenCredentialFactory(settings, endpoints)
         inner = ConfigurationBotFrameworkAuthentication(
@@ -333,9 +337,11 @@ class TeamsBot:
     async def _save_reference(self, activity: Activity) -> None:
         reference = TurnContext.get_conversation_reference(activity)
         stored = _storable_reference(reference)
-        await asyncio.to_thread(
-            self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
-        )
+        conversation = str(stored["conversation"]["id"])
+        if self._saved_references.get(conversation) == stored:
+            return  # stored by this process a moment ago, unchanged since
+        await asyncio.to_thread(self.repo.save_conversation_ref, CHANNEL, conversation, stored)
+        self._saved_references[conversation] = stored
 
     def _delivery_key(self, activity: Activity) -> str | None:
         if not activity.id:
@@ -431,11 +437,6 @@ class TeamsBot:
                 rate_limited_text(guess_lang(text), self.limiter.per_minute)
             )
             return
-        if shows_typing(_conversation_type(activity)):
-            try:
-                await context.send_activity(Activity(type=ActivityTypes.typing))
-            except Exception:
-                log.warning("could not send the typing indicator", exc_info=True)
         self.background.spawn(
             in_turn_span(
                 self._answer(reference, thread, text, user, turn_id, key),
@@ -610,8 +611,10 @@ class TeamsBot:
             reference.conversation.conversation_type if reference.conversation else None
         ):
             return
+        # The first indicator only once the answer is late: most answers come before it, and
+        # each indicator is a Bot Connector call of its own.
+        await asyncio.sleep(self.typing_after)
         while True:
-            await asyncio.sleep(TYPING_EVERY)
             try:
                 typing = TurnContext.apply_conversation_reference(
                     Activity(type=ActivityTypes.typing), reference
@@ -619,6 +622,7 @@ class TeamsBot:
                 await context.adapter.send_activities(context, [typing])
             except Exception:
                 return
+            await asyncio.sleep(TYPING_EVERY)
 
     def _live_card(
         self,

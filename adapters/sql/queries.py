@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Select, Update, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.sql.models import (
     CatalogRow,
@@ -213,6 +214,19 @@ def select_thread(thread_id: str) -> Select[ThreadActivityRow]:
 def insert_thread() -> Insert:
     """Record a new conversation."""
     return insert(ThreadActivityRow)
+
+
+def upsert_thread_active(dialect: str, thread_id: str, now: datetime) -> Insert | None:
+    """Record a turn on a conversation in one statement (PostgreSQL and SQLite); None for a
+    database without INSERT ... ON CONFLICT."""
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is None:
+        return None
+    statement = module.insert(ThreadActivityRow).values(thread_id=thread_id, last_active=now)
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[ThreadActivityRow.thread_id], set_={"last_active": now}
+    )
+    return upsert
 
 
 def update_thread_active(thread_id: str, now: datetime) -> Update:

@@ -76,6 +76,11 @@ class _ThreadsMixin:
     def touch_thread(self, thread_id: str) -> None:
         """Record a turn on a conversation."""
         now = utcnow()
+        upsert = q.upsert_thread_active(self.engine.dialect.name, thread_id, now)
+        if upsert is not None:
+            with self.engine.begin() as connection:
+                connection.execute(upsert)
+            return
         with Session(self.engine) as conn, conn.begin():
             if conn.execute(q.select_thread(thread_id)).scalar() is not None:
                 conn.execute(q.update_thread_active(thread_id, now))

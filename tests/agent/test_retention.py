@@ -50,3 +50,33 @@ async def test_idle_conversations_are_deleted(agent: Agent) -> None:
     assert await _count(agent, fresh) > 0
     again = await agent.turn(old, "부산 펌프 누유 긴급")
     assert again["kind"] == "answer"
+
+
+async def test_activity_is_recorded_once_a_minute_and_again_after_expiry(agent: Agent) -> None:
+    assert agent.repo is not None
+    thread = f"test:touch-{uuid.uuid4().hex[:8]}"
+    touched: list[str] = []
+    real = agent.repo.touch_thread
+
+    def spy(thread_id: str) -> None:
+        touched.append(thread_id)
+        real(thread_id)
+
+    agent.repo.touch_thread = spy  # type: ignore[method-assign]
+    try:
+        await agent.turn(thread, "부산 펌프 누유 긴급")
+        await agent.turn(thread, "서울")
+        await agent.settle()
+        assert touched == [thread]  # the second turn, a moment later, wrote nothing
+        with Session(agent.repo.engine) as s, s.begin():
+            s.execute(
+                update(ThreadActivityRow)
+                .where(ThreadActivityRow.thread_id == thread)
+                .values(last_active=utcnow() - timedelta(days=40))
+            )
+        assert await agent.expire(30) >= 1
+        await agent.turn(thread, "부산 펌프 누유 긴급")
+        await agent.settle()
+        assert touched == [thread, thread]  # expired, then recorded again at once
+    finally:
+        del agent.repo.touch_thread

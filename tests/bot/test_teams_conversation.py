@@ -7,7 +7,9 @@ import json
 import uuid
 from typing import Any
 
-from bot.app import AGENT, FEEDBACK
+import pytest
+
+from bot.app import AGENT, FEEDBACK, TEAMS
 from tests.bot.conftest import Running
 from tests.bot.support import APP_ID, conversation_update, teams_invoke, teams_message
 from tests.bot.test_teams import _answer, _card, _texts, _votes, _walk
@@ -205,8 +207,11 @@ async def test_other_mentions_are_not_parsed_and_not_the_title(served: Running) 
     assert state["notification"]["activity"]["code"] is None  # '교체' was said to Megan
 
 
-async def test_typing_only_where_the_client_shows_it(served: Running) -> None:
+async def test_typing_only_where_the_client_shows_it(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stub = served.stub
+    monkeypatch.setattr(served.app[TEAMS], "typing_after", 0.0)  # as if every answer were late
     typing = len(stub.connector("typing"))
     await _answer(served, "2공장 펌프 누유 긴급", chain=_chain("ty"))  # a channel thread
     assert len(stub.connector("typing")) == typing
@@ -221,6 +226,22 @@ async def test_typing_only_where_the_client_shows_it(served: Running) -> None:
     assert (await served.post_activity(personal)).status == 200
     await _next_card(served, before)
     assert len(stub.connector("typing")) > typing
+
+
+async def test_a_prompt_answer_comes_without_a_typing_indicator(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub = served.stub
+    monkeypatch.setattr(served.app[TEAMS], "typing_after", 30.0)  # longer than any answer here
+    typing = len(stub.connector("typing"))
+    personal = teams_message(
+        served.service_url, "2공장 펌프 누유 긴급", conversation="a:personal-" + _chain("q")
+    )
+    personal["conversation"]["conversationType"] = "personal"
+    before = len(stub.connector("message"))
+    assert (await served.post_activity(personal)).status == 200
+    await _next_card(served, before)
+    assert len(stub.connector("typing")) == typing
 
 
 async def test_welcome_in_a_team_explains_the_mention_and_greets_once(served: Running) -> None:

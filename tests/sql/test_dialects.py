@@ -56,10 +56,13 @@ BUILDERS = [
 )
 def test_every_statement_compiles(builder: object, dialect: object) -> None:
     params = inspect.signature(builder).parameters  # type: ignore[arg-type]
-    args = {p: SAMPLE_ARGS[p] for p in params}
+    args = {p: dialect.name if p == "dialect" else SAMPLE_ARGS[p] for p in params}  # type: ignore[attr-defined]
     if "values" in args:
         args["values"] = UPDATE_VALUES[builder.__name__]  # type: ignore[attr-defined]
     stmt = builder(**args)  # type: ignore[operator]
+    if stmt is None:  # a dialect-specific statement the caller replaces with portable ones
+        assert "dialect" in args and args["dialect"] == "mssql"
+        return
     assert isinstance(stmt, ClauseElement)
     sql = str(stmt.compile(dialect=dialect))  # type: ignore[arg-type]
     assert sql.strip()
