@@ -15,7 +15,6 @@ not reach the service); three retries, exponential backoff, Retry-After honoured
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from typing import Any
 
@@ -37,6 +36,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base, wait_exponential
 from yarl import URL
+
+from adapters.channels.connector_json import JsonPassthroughSerializer
 
 RETRY_STATUS = frozenset({408, 502, 503, 504})
 MAX_RETRY_AFTER = 10.0  # seconds: a longer wait is the spool's job, not the reply's
@@ -198,25 +199,6 @@ def pooled_pipeline(
     if bearer is not None:
         policies.insert(1, bearer)
     return AsyncPipeline(policies, sender), bearer
-
-
-class JsonPassthroughSerializer(Serializer):
-    """msrest's serializer, but a plain-JSON dict or list in an `object` field is used as is.
-
-    msrest walks every `object` value key by key in Python to rebuild the same tree: for an
-    Adaptive Card (attachment content) that walk held the GIL for 9% of a loaded run. json.dumps
-    walks it in C to prove it is already JSON; anything else (a Model inside) goes msrest's way.
-    """
-
-    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
-        if type(attr) in (dict, list):
-            try:
-                json.dumps(attr)
-            except (TypeError, ValueError):
-                pass
-            else:
-                return attr
-        return super().serialize_object(attr, **kwargs)  # type: ignore[no-untyped-call]
 
 
 def _use_serializer(client: Any) -> None:

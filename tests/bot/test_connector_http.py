@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,22 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from botbuilder.schema import Activity, Attachment, CardAction, HeroCard
+from botbuilder.core import TurnContext
+from botbuilder.schema import (
+    Activity,
+    ActivityImportance,
+    ActivityTypes,
+    Attachment,
+    CardAction,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationReference,
+    Entity,
+    HeroCard,
+    RoleTypes,
+    SuggestedActions,
+    TextFormatTypes,
+)
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AppCredentials,
@@ -196,6 +212,58 @@ def test_passthrough_serializer_writes_the_same_body_as_msrest(content: Any) -> 
     plain = Serializer(deps).body(_card_activity(content), "Activity")
     fast = JsonPassthroughSerializer(deps).body(_card_activity(content), "Activity")
     assert json.dumps(fast, sort_keys=True) == json.dumps(plain, sort_keys=True)
+
+
+def _reference_reply() -> Activity:
+    reference = ConversationReference(
+        activity_id="1:abc",
+        user=ChannelAccount(id="29:u", name="기술자", aad_object_id="aad-1", role=RoleTypes.user),
+        bot=ChannelAccount(id="28:bot", name="PMark"),
+        conversation=ConversationAccount(
+            id="19:c@thread.tacv2;messageid=1",
+            conversation_type="channel",
+            tenant_id="t1",
+            is_group=True,
+        ),
+        channel_id="msteams",
+        locale="ko-KR",
+        service_url="https://smba.trafficmanager.net/amer/",
+    )
+    reply = Activity(
+        type=ActivityTypes.message,
+        summary="펌프 누유",
+        text_format=TextFormatTypes.markdown,
+        timestamp=datetime(2026, 12, 6, 3, 4, 5, 678000, tzinfo=UTC),
+        attachments=[
+            Attachment(
+                content_type="application/vnd.microsoft.card.adaptive",
+                content={"type": "AdaptiveCard", "version": "1.5"},
+            )
+        ],
+        entities=[Entity(type="mention")],
+        suggested_actions=SuggestedActions(
+            to=["29:u"], actions=[CardAction(type="imBack", title="예", value="예")]
+        ),
+        channel_data={"feedbackLoopEnabled": True},
+        importance=ActivityImportance.high,
+    )
+    return TurnContext.apply_conversation_reference(reply, reference)
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        _reference_reply,
+        lambda: Activity(type=ActivityTypes.typing),
+        lambda: Activity(type="message", id="1:old", text="✓", value=[1, {"a": None}], speak=""),
+    ],
+)
+def test_whole_activities_serialize_as_msrest_would(activity: Callable[[], Activity]) -> None:
+    deps = ConnectorClient(_Token(), base_url="https://example.test/")._serialize.dependencies
+    plain = Serializer(deps).body(activity(), "Activity")
+    fast = JsonPassthroughSerializer(deps)._model(activity())  # the direct walk, no fallback
+    assert json.dumps(fast, sort_keys=True) == json.dumps(plain, sort_keys=True)
+    assert fast["type"] in ("message", "typing")
 
 
 @pytest.mark.asyncio
