@@ -100,6 +100,21 @@ def insert_feedback() -> Insert:
     return insert(FeedbackRow)
 
 
+def upsert_feedback(dialect: str, row: dict[str, Any]) -> Insert | None:
+    """Store a thumb, or change its vote, in one statement returning the row's id only when it
+    was stored or changed (PostgreSQL and SQLite); None for other databases."""
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if module is None:
+        return None
+    statement = module.insert(FeedbackRow).values(**row)
+    upsert: Insert = statement.on_conflict_do_update(
+        index_elements=[FeedbackRow.answer_id, FeedbackRow.itemno, FeedbackRow.user_id],
+        set_={"vote": statement.excluded.vote, "comment": statement.excluded.comment},
+        where=FeedbackRow.vote != statement.excluded.vote,
+    ).returning(FeedbackRow.id)
+    return upsert
+
+
 def select_feedback_key(answer_id: str, itemno: str, user_id: str) -> Select[FeedbackRow]:
     """The feedback row of one user on one recommendation of one answer."""
     return select(FeedbackRow).where(

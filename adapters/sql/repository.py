@@ -287,6 +287,25 @@ class Repository(_ThreadsMixin, LifecycleMixin):
 
     def record_feedback(self, fb: FeedbackRecord) -> bool:
         """Store a thumb once (a repeated vote changes nothing); True when stored or changed."""
+        upsert = q.upsert_feedback(
+            self.engine.dialect.name,
+            {
+                "answer_id": fb.answer_id,
+                "itemno": fb.itemno,
+                "user_id": fb.user_id,
+                "channel": fb.channel,
+                "vote": fb.vote,
+                "is_supervisor": fb.is_supervisor,
+                "query": fb.query,
+                "equipment": fb.equipment,
+                "failure_mode": fb.failure_mode,
+                "comment": fb.comment,
+                "created_at": utcnow(),
+            },
+        )
+        if upsert is not None:
+            with self.engine.begin() as connection:
+                return connection.execute(upsert).first() is not None
         with Session(self.engine) as conn, conn.begin():
             row = conn.execute(q.select_feedback_key(fb.answer_id, fb.itemno, fb.user_id)).scalar()
             if row is not None:

@@ -33,6 +33,7 @@ SAMPLE_ARGS = {
     "cutoff": datetime(2024, 1, 1),
     "thread_id": "t1",
     "thread_ids": ["t1"],
+    "row": {"answer_id": "a", "itemno": "N1", "user_id": "u", "vote": 1, "comment": ""},
 }
 
 UPDATE_VALUES = {
