@@ -422,6 +422,9 @@ async def main(args: argparse.Namespace) -> int:
     for name in ("PMARK_POSTGRES_URL", "PMARK_DATABASE_URL"):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    for setting in args.set:  # e.g. --set PMARK_EVENT_LOOP=asyncio, to compare one setting
+        name, _, value = setting.partition("=")
+        env[name] = value
     prepare_data(data_dir, env)
     counts = [int(w) for w in args.workers.split(",")]
     if max(counts) > 1 and "PMARK_POSTGRES_URL" not in env:
@@ -451,6 +454,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", help="reuse a data dir (demo data is loaded when empty)")
     parser.add_argument(
         "--metrics", help="save /metrics at the end of each run to METRICS.<workers>"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="PMARK_X=VALUE", help="a server setting"
     )
     parser.add_argument(
         "--workers", default="1,2", help="worker counts to run one after the other (e.g. 1,2)"
