@@ -48,7 +48,7 @@ class Agent:
         deps: AgentDeps,
         checkpointing: Checkpointing,
         repo: Repository | None = None,
-        durability: str = "async",
+        durability: str = "exit",
         lifecycle: Lifecycle | None = None,
     ) -> None:
         self.deps = deps

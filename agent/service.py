@@ -15,9 +15,13 @@ from agent.runner import Agent
 
 
 @asynccontextmanager
-async def open_agent(ctx: PMark | None = None, durability: str = "async") -> AsyncIterator[Agent]:
-    """An Agent on the configured checkpointer, closed with the block."""
+async def open_agent(
+    ctx: PMark | None = None, durability: str | None = None
+) -> AsyncIterator[Agent]:
+    """An Agent on the configured checkpointer (and durability, unless given), closed with the
+    block."""
     ctx = ctx or PMark()
+    durability = durability or ctx.settings.checkpoint_durability
     # Both are slow enough to stall a server's event loop: the client's TLS context, and the
     # catalog read and search index build of the deps.
     llm = await asyncio.to_thread(make_llm, ctx.settings)

@@ -51,7 +51,7 @@ async def test_a_turn_writes_its_checkpoints_on_its_lock_connection(
 ) -> None:
     """No pool checkout per checkpoint statement, and two conversations write side by side."""
     url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
-    settings = Settings(data_dir=loaded_dir, postgres_url=url)
+    settings = Settings(data_dir=loaded_dir, postgres_url=url, checkpoint_durability="async")
     async with open_agent(PMark(settings)) as agent:
         pool = agent.checkpointing.pool
         assert pool is not None
@@ -68,8 +68,21 @@ async def test_a_turn_writes_its_checkpoints_on_its_lock_connection(
                     {"configurable": {"thread_id": thread}}
                 )
             ]
-            assert len(history) > 5  # one per node: crash-resumable between nodes
+            assert len(history) > 5  # one per node (async durability): resumable between nodes
             assert (await agent.state(thread))["notification"]["location"]["code"] == "BUS"
+
+
+async def test_by_default_a_turn_is_checkpointed_once_when_it_ends(loaded_dir: Path) -> None:
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    async with open_agent(PMark(Settings(data_dir=loaded_dir, postgres_url=url))) as agent:
+        thread = f"test:exit-{uuid.uuid4().hex[:6]}"
+        assert (await agent.turn(thread, "펌프 누유"))["kind"] == "question"
+        answer = await agent.turn(thread, "부산공장 긴급")
+        assert answer["kind"] == "answer" and answer["recommendations"]
+        config = {"configurable": {"thread_id": thread}}
+        history = [c async for c in agent.checkpointing.saver.alist(config)]
+        assert len(history) == 2  # the question's, then the answer's
+        assert (await agent.state(thread))["notification"]["location"]["code"] == "BUS"
 
 
 async def test_queued_checkpoint_writes_are_all_stored_and_a_lost_one_fails_the_turn(

@@ -60,28 +60,21 @@ CRASHING_TURN = textwrap.dedent(
 
     async def main():
         async with open_agent(PMark(Settings())) as agent:
+            await agent.turn(sys.argv[1], "펌프 누유")  # a question: the turn before
             def stuck(*args, **kwargs):
                 print("in-retrieve", flush=True)
                 time.sleep(600)
             agent.deps.recommender.candidates = stuck
-            await agent.turn(sys.argv[1], "부산공장 펌프 누유 긴급")
+            await agent.turn(sys.argv[1], "부산공장 긴급", turn_id="crashed-turn")
 
     asyncio.run(main())
     """
 )
 
 
-async def test_a_crash_between_nodes_resumes_from_the_last_checkpoint(
-    loaded_dir: Path, checkpoint_url: str | None
-) -> None:
-    if checkpoint_url is None:
-        pytest.skip("the cross-process crash test runs on PostgreSQL checkpoints")
-    thread = f"test:crash-{uuid.uuid4().hex[:8]}"
+def _crash_in_retrieve(thread: str, env: dict[str, str]) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", CRASHING_TURN, thread],
-        env=env_for(loaded_dir, checkpoint_url),
-        stdout=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", CRASHING_TURN, thread], env=env, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     deadline = time.time() + 90
@@ -89,14 +82,46 @@ async def test_a_crash_between_nodes_resumes_from_the_last_checkpoint(
     while time.time() < deadline and "in-retrieve" not in line:
         line = proc.stdout.readline()
     assert "in-retrieve" in line
-    time.sleep(0.5)  # let the checkpoint written after normalize land
+    time.sleep(0.5)  # let whatever the turn writes before retrieve land
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+
+
+async def test_a_turn_cut_short_leaves_the_conversation_as_before_and_runs_again(
+    loaded_dir: Path, checkpoint_url: str | None
+) -> None:
+    """The default durability: a turn's state is stored whole or not at all."""
+    if checkpoint_url is None:
+        pytest.skip("the cross-process crash test runs on PostgreSQL checkpoints")
+    thread = f"test:crash-{uuid.uuid4().hex[:8]}"
+    _crash_in_retrieve(thread, env_for(loaded_dir, checkpoint_url))
 
     settings = Settings(data_dir=loaded_dir, postgres_url=checkpoint_url)
     async with open_agent(PMark(settings)) as agent:
         state = await agent.state(thread)
         assert state["notification"]["equipment"]["code"] == "PMP"
+        assert state["notification"]["location"]["code"] is None  # the crashed turn's words
+        assert await agent.resume_pending(thread) is None  # nothing half-done to finish
+        again = await agent.turn(thread, "부산공장 긴급", turn_id="crashed-turn")  # redelivered
+        assert again["kind"] == "answer" and again["recommendations"]
+        assert again["notification"]["location"]["code"] == "BUS"
+
+
+async def test_with_node_durability_a_crash_between_nodes_resumes_from_the_last_checkpoint(
+    loaded_dir: Path, checkpoint_url: str | None
+) -> None:
+    if checkpoint_url is None:
+        pytest.skip("the cross-process crash test runs on PostgreSQL checkpoints")
+    thread = f"test:crash-{uuid.uuid4().hex[:8]}"
+    env = {**env_for(loaded_dir, checkpoint_url), "PMARK_CHECKPOINT_DURABILITY": "async"}
+    _crash_in_retrieve(thread, env)
+
+    settings = Settings(
+        data_dir=loaded_dir, postgres_url=checkpoint_url, checkpoint_durability="async"
+    )
+    async with open_agent(PMark(settings)) as agent:
+        state = await agent.state(thread)
+        assert state["notification"]["location"]["code"] == "BUS"  # normalized before the crash
         assert "response" not in state
         response = await agent.resume_pending(thread)
         assert response is not None and response["kind"] == "answer"

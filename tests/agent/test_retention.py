@@ -23,7 +23,7 @@ async def test_prune_keeps_only_the_latest_checkpoint(agent: Agent) -> None:
     await agent.turn(thread, "펌프 누유")
     await agent.turn(thread, "부산 긴급")
     before = await _count(agent, thread)
-    assert before > 3
+    assert before >= 2  # a checkpoint per turn at least
     assert await agent.prune() >= 1
     assert await _count(agent, thread) == 1
     state = await agent.state(thread)
