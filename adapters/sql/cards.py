@@ -34,6 +34,10 @@ class CardStore:
         The row is locked while it is read and replaced, so two processes sending cards in one
         thread at once each get the card before their own, never the same one twice.
         """
+        if self.engine.dialect.name == "postgresql":
+            replaced = self._swap_in_one_statement(thread, card)
+            if replaced is not None:
+                return replaced
         for _ in range(2):
             with Session(self.engine) as s, s.begin():
                 # A write first takes the row's (SQLite: the database's) write lock before the
@@ -67,6 +71,32 @@ class CardStore:
             except IntegrityError:
                 continue  # another process stored the thread's first card meanwhile: replace it
         raise RuntimeError(f"could not record the card of {thread}")
+
+    def _swap_in_one_statement(self, thread: str, card: StoredCard) -> StoredCard | None:
+        """PostgreSQL: replace the row and return the one replaced, in one statement; None
+        when the thread has no card yet. The sub-select's FOR UPDATE makes a concurrent swap
+        wait, then read the card this one stored (not the one both saw first)."""
+        cards = ThreadCardRow
+        old = (
+            select(cards.thread_id, cards.answer_id, cards.message_id, cards.response)
+            .where(cards.thread_id == thread)
+            .with_for_update()
+            .subquery("old")
+        )
+        statement = (
+            update(ThreadCardRow)
+            .where(cards.thread_id == old.c.thread_id)
+            .values(
+                answer_id=card.answer_id,
+                message_id=card.message_id,
+                response=card.response,
+                updated_at=utcnow(),
+            )
+            .returning(old.c.answer_id, old.c.message_id, old.c.response)
+        )
+        with self.engine.begin() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else StoredCard(row[0], row[1], row[2])
 
     def posted(self, thread: str, answer_id: str, message_id: str) -> bool:
         """The message the thread's current card was posted as; False when another card
