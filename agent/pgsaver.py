@@ -6,7 +6,8 @@ connection for its advisory lock; running its dozen-odd checkpoint statements th
 lock of that turn only, saves the checkouts and lets other conversations write meanwhile.
 Outside a turn (maintenance, state reads) the saver uses its pool, still without the global lock.
 
-A turn writes about twenty checkpoint statements, so their per-statement cost matters: the parent
+With node durability (PMARK_CHECKPOINT_DURABILITY=async) a turn writes about twenty checkpoint
+statements (by default, at the turn's end, two), so their per-statement cost matters: the parent
 class serializes each on a worker thread and waits for a round trip per statement, one after the
 other on the turn's connection, so they trail the last node by several milliseconds. Here a
 checkpoint and its blobs are one statement, a task's writes another, serialized in place, and a
