@@ -287,50 +287,35 @@ class Repository(_ThreadsMixin, LifecycleMixin):
 
     def record_feedback(self, fb: FeedbackRecord) -> bool:
         """Store a thumb once (a repeated vote changes nothing); True when stored or changed."""
-        upsert = q.upsert_feedback(
-            self.engine.dialect.name,
-            {
-                "answer_id": fb.answer_id,
-                "itemno": fb.itemno,
-                "user_id": fb.user_id,
-                "channel": fb.channel,
-                "vote": fb.vote,
-                "is_supervisor": fb.is_supervisor,
-                "query": fb.query,
-                "equipment": fb.equipment,
-                "failure_mode": fb.failure_mode,
-                "comment": fb.comment,
-                "created_at": utcnow(),
-            },
-        )
+        row = {
+            "answer_id": fb.answer_id,
+            "itemno": fb.itemno,
+            "user_id": fb.user_id,
+            "channel": fb.channel,
+            "vote": fb.vote,
+            "is_supervisor": fb.is_supervisor,
+            "query": fb.query,
+            "equipment": fb.equipment,
+            "failure_mode": fb.failure_mode,
+            "comment": fb.comment,
+            "created_at": utcnow(),
+        }
+        upsert = q.upsert_feedback(self.engine.dialect.name, row)
         if upsert is not None:
             with self.engine.begin() as connection:
                 return connection.execute(upsert).first() is not None
         with Session(self.engine) as conn, conn.begin():
-            row = conn.execute(q.select_feedback_key(fb.answer_id, fb.itemno, fb.user_id)).scalar()
-            if row is not None:
-                if row.vote == fb.vote:
+            known = conn.execute(
+                q.select_feedback_key(fb.answer_id, fb.itemno, fb.user_id)
+            ).scalar()
+            if known is not None:
+                if known.vote == fb.vote:
                     return False
-                conn.execute(q.update_feedback_vote(row.id, fb.vote, fb.comment))
+                conn.execute(q.update_feedback_vote(known.id, fb.vote, fb.comment))
                 return True
         try:
             with Session(self.engine) as conn, conn.begin():
-                conn.execute(
-                    q.insert_feedback(),
-                    {
-                        "answer_id": fb.answer_id,
-                        "itemno": fb.itemno,
-                        "user_id": fb.user_id,
-                        "channel": fb.channel,
-                        "vote": fb.vote,
-                        "is_supervisor": fb.is_supervisor,
-                        "query": fb.query,
-                        "equipment": fb.equipment,
-                        "failure_mode": fb.failure_mode,
-                        "comment": fb.comment,
-                        "created_at": utcnow(),
-                    },
-                )
+                conn.execute(q.insert_feedback(), row)
             return True
         except IntegrityError:
             # A concurrent redelivery won the race: the thumb is stored once.

@@ -13,6 +13,17 @@ from adapters.sql.repository import utcnow
 from agent.runner import Agent
 
 
+def _age(agent: Agent, thread: str, days: int) -> None:
+    """Make a conversation look idle for `days`."""
+    assert agent.repo is not None
+    with Session(agent.repo.engine) as s, s.begin():
+        s.execute(
+            update(ThreadActivityRow)
+            .where(ThreadActivityRow.thread_id == thread)
+            .values(last_active=utcnow() - timedelta(days=days))
+        )
+
+
 async def _count(agent: Agent, thread: str) -> int:
     saver = agent.checkpointing.saver
     return len([c async for c in saver.alist({"configurable": {"thread_id": thread}})])
@@ -38,12 +49,7 @@ async def test_idle_conversations_are_deleted(agent: Agent) -> None:
     await agent.turn(fresh, "서울 모터 과열 보통")
     assert agent.repo is not None
     await agent.settle()  # the turns' activity records are written after their answers
-    with Session(agent.repo.engine) as s, s.begin():
-        s.execute(
-            update(ThreadActivityRow)
-            .where(ThreadActivityRow.thread_id == old)
-            .values(last_active=utcnow() - timedelta(days=40))
-        )
+    _age(agent, old, days=40)
     assert await agent.expire(30) >= 1
     assert await _count(agent, old) == 0
     assert await agent.state(old) == {}
@@ -68,12 +74,7 @@ async def test_activity_is_recorded_once_a_minute_and_again_after_expiry(agent: 
         await agent.turn(thread, "서울")
         await agent.settle()
         assert touched == [thread]  # the second turn, a moment later, wrote nothing
-        with Session(agent.repo.engine) as s, s.begin():
-            s.execute(
-                update(ThreadActivityRow)
-                .where(ThreadActivityRow.thread_id == thread)
-                .values(last_active=utcnow() - timedelta(days=40))
-            )
+        _age(agent, thread, days=40)
         assert await agent.expire(30) >= 1
         await agent.turn(thread, "부산 펌프 누유 긴급")
         await agent.settle()
