@@ -139,7 +139,8 @@ class PooledSender(AsyncHTTPSender[Any, Any]):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 timeout=self._timeout,
-                auto_decompress=True,
+                # HTTPS_PROXY / NO_PROXY as requests honoured them: a plant network's way out.
+                trust_env=True,
             )
         return self._session
 

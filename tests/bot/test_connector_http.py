@@ -346,3 +346,30 @@ async def test_inbound_activities_get_pooled_clients_and_a_lazy_user_token_clien
     assert await lazy.get_token_status("u", "msteams", "") == ["status from client 1"]
     assert inbound.user_token_clients == 1
     await pool.aclose()
+
+
+@pytest.mark.asyncio
+async def test_replies_go_through_the_proxy_the_environment_names(
+    connector: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub, base = connector
+    proxied: list[str] = []
+
+    async def proxy(request: web.Request) -> web.Response:
+        proxied.append(str(request.url))  # a forward proxy sees the absolute URL
+        return web.json_response({"id": "via-proxy"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    monkeypatch.setenv("HTTP_PROXY", str(server.make_url("")))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    factory, pool = _factory()
+    target = base.replace("127.0.0.1", "connector.example.test")
+    result = await _reply(factory, target)
+    await pool.aclose()
+    await server.close()
+    assert result.id == "via-proxy" and not stub.seen
+    assert proxied and proxied[0].startswith("http://connector.example.test")
