@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 
 # libpq's connect_timeout (whole seconds, at least 2).
 CONNECT_TIMEOUT_S = 2
-IDLE_PING_AFTER = 10.0  # seconds a pooled connection may idle before it is tested
 
 
 def engine_kwargs(
@@ -25,8 +22,8 @@ def engine_kwargs(
     kwargs: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
-        # Azure SQL and managed PostgreSQL drop idle connections: recycled, and tested when
-        # idle a while (ping_when_idle; not on every checkout, several per turn).
+        # Azure SQL and managed PostgreSQL drop idle connections: test and recycle them.
+        "pool_pre_ping": True,
         "pool_recycle": recycle,
     }
     if dialect == "mssql":
@@ -48,36 +45,7 @@ def make_engine(
     engine = create_engine(url, **engine_kwargs(url, pool_size, max_overflow, recycle))
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        ping_when_idle(engine)
     return engine
-
-
-def ping_when_idle(engine: Engine, after: float = IDLE_PING_AFTER) -> None:
-    """Test a pooled connection on checkout when it sat unused `after` seconds or more.
-
-    SQLAlchemy's pool_pre_ping pings on every checkout: a round trip and ~0.1 ms of CPU several
-    times a turn, for connections used milliseconds ago. A server that drops idle connections
-    drops them after minutes; one that fails meanwhile fails the statement, which the callers'
-    outage handling retries. A failed ping makes the pool discard the connection and take
-    another (SQLAlchemy's DisconnectionError protocol).
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _idle_from(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < after:
-            return  # new, or used a moment ago
-        try:
-            alive = engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
-            raise DisconnectionError(f"idle connection failed its ping: {exc!r}") from exc
-        if not alive:
-            raise DisconnectionError("idle connection failed its ping")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -74,22 +74,22 @@ def test_mssql_top_instead_of_limit() -> None:
     assert "TOP" in sql and "LIMIT" not in sql
 
 
-def test_azure_sql_engine_uses_fast_executemany_idle_ping_and_recycle() -> None:
+def test_azure_sql_engine_uses_fast_executemany_pre_ping_and_recycle() -> None:
     url = "mssql+pyodbc://u:p@example.database.windows.net:1433/db?driver=ODBC+Driver+18+for+SQL+Server"
     kwargs = engine_kwargs(url, pool_size=7, recycle=900)
     assert kwargs["fast_executemany"] is True
-    assert "pool_pre_ping" not in kwargs  # pinged only after idling (engine.ping_when_idle)
+    assert kwargs["pool_pre_ping"] is True
     assert kwargs["pool_recycle"] == 900
     assert kwargs["pool_size"] == 7
     engine = make_engine(url, pool_size=7, recycle=900)
     assert engine.dialect.name == "mssql"
     assert engine.dialect.fast_executemany is True  # type: ignore[attr-defined]
-    assert engine.pool._pre_ping is False  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping is True  # type: ignore[attr-defined]
     assert engine.pool._recycle == 900  # type: ignore[attr-defined]
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
 
 
 def test_postgres_engine_pools_with_pre_ping() -> None:
     engine = make_engine("postgresql+psycopg://u:p@127.0.0.1/db", pool_size=3, recycle=600)
-    assert engine.pool._pre_ping is False  # type: ignore[attr-defined]
+    assert engine.pool._pre_ping is True  # type: ignore[attr-defined]
     assert engine.pool._recycle == 600  # type: ignore[attr-defined]
