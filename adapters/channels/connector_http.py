@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import email.utils
 import time
+import urllib.request
 from typing import Any
 
 import aiohttp
 from botframework.connector.auth import AppCredentials, ConnectorFactory
-from cachetools import TTLCache
+from cachetools import LRUCache, TTLCache
 from msrest.pipeline import Request, Response, SansIOHTTPPolicy
 from msrest.pipeline.async_abc import AsyncHTTPSender, AsyncPipeline
 from msrest.pipeline.universal import RawDeserializer
@@ -117,6 +118,7 @@ class PooledSender(AsyncHTTPSender[Any, Any]):
         self._backoff = backoff
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: LRUCache[tuple[str, str], str | None] = LRUCache(256)
 
     async def __aenter__(self) -> PooledSender:
         return self
@@ -139,17 +141,30 @@ class PooledSender(AsyncHTTPSender[Any, Any]):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 timeout=self._timeout,
-                # HTTPS_PROXY / NO_PROXY as requests honoured them: a plant network's way out.
-                trust_env=True,
             )
         return self._session
+
+    def _proxy(self, url: URL) -> str | None:
+        """The proxy HTTP(S)_PROXY / NO_PROXY name for this host, as requests honoured them (a
+        plant network's way out). Read once per host: aiohttp's trust_env looks it up on a
+        worker thread for every request."""
+        key = (url.scheme, url.host or "")
+        if key not in self._proxies:
+            proxies = urllib.request.getproxies()
+            bypass = urllib.request.proxy_bypass(key[1]) if key[1] else True
+            self._proxies[key] = None if bypass else proxies.get(key[0])
+        return self._proxies[key]
 
     async def _once(self, request: Any) -> _Answer:
         # encoded=True: the path as msrest quoted it (Teams ids hold ';', '=', ':' and '@',
         # which yarl would otherwise unquote).
         url = URL(request.url, encoded=True)
         async with self._pool().request(
-            request.method, url, headers=request.headers, data=request.data
+            request.method,
+            url,
+            headers=request.headers,
+            data=request.data,
+            proxy=self._proxy(url),
         ) as response:
             body = await response.read()
             return _Answer(response.status, response.reason, response.headers.copy(), body)
