@@ -250,9 +250,7 @@ class ConnectorPool:
 
     def __init__(self, sender: PooledSender, size: int = 256, ttl: float = 600.0) -> None:
         self.sender = sender
-        self._clients: TTLCache[tuple[str, str, str], tuple[Any, BearerPolicy]] = TTLCache(
-            size, ttl
-        )
+        self._clients: TTLCache[_Key, tuple[Any, BearerPolicy]] = TTLCache(size, ttl)
 
     async def aclose(self) -> None:
         """Close the pooled connections (at shutdown)."""

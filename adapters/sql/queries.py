@@ -100,13 +100,19 @@ def insert_feedback() -> Insert:
     return insert(FeedbackRow)
 
 
+def _upserting(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT (PostgreSQL, SQLite); None for other databases."""
+    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    return None if module is None else module.insert
+
+
 def upsert_feedback(dialect: str, row: dict[str, Any]) -> Insert | None:
     """Store a thumb, or change its vote, in one statement returning the row's id only when it
     was stored or changed (PostgreSQL and SQLite); None for other databases."""
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if module is None:
+    insert_ = _upserting(dialect)
+    if insert_ is None:
         return None
-    statement = module.insert(FeedbackRow).values(**row)
+    statement = insert_(FeedbackRow).values(**row)
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=[FeedbackRow.answer_id, FeedbackRow.itemno, FeedbackRow.user_id],
         set_={"vote": statement.excluded.vote, "comment": statement.excluded.comment},
@@ -234,10 +240,10 @@ def insert_thread() -> Insert:
 def upsert_thread_active(dialect: str, thread_id: str, now: datetime) -> Insert | None:
     """Record a turn on a conversation in one statement (PostgreSQL and SQLite); None for a
     database without INSERT ... ON CONFLICT."""
-    module = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
-    if module is None:
+    insert_ = _upserting(dialect)
+    if insert_ is None:
         return None
-    statement = module.insert(ThreadActivityRow).values(thread_id=thread_id, last_active=now)
+    statement = insert_(ThreadActivityRow).values(thread_id=thread_id, last_active=now)
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=[ThreadActivityRow.thread_id], set_={"last_active": now}
     )

@@ -232,7 +232,7 @@ async def test_a_prompt_answer_comes_without_a_typing_indicator(
     served: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stub = served.stub
-    monkeypatch.setattr(served.app[TEAMS], "typing_after", 30.0)  # longer than any answer here
+    monkeypatch.setattr(served.app[TEAMS], "typing_after", 3600.0)  # never, in a test
     typing = len(stub.connector("typing"))
     personal = teams_message(
         served.service_url, "2공장 펌프 누유 긴급", conversation="a:personal-" + _chain("q")

@@ -45,7 +45,7 @@ UPDATE_VALUES = {
 BUILDERS = [
     fn
     for name, fn in inspect.getmembers(queries, inspect.isfunction)
-    if fn.__module__ == queries.__name__
+    if fn.__module__ == queries.__name__ and not name.startswith("_")  # builders, not helpers
 ]
 
 
