@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.domain import Notification
+from adapters.search.ann import MIN_ROWS, AnnShortlist, shortlist_size
 from adapters.search.base import (
     SearchFilters,
     SearchHit,
@@ -43,7 +44,6 @@ from adapters.search.base import (
     relative_score_fusion,
 )
 from adapters.search.embedded_log import Change, SharedLog
-from adapters.search.sketch import MIN_ROWS, SignSketches, shortlist_size
 from adapters.text.tokenizer import Tokenizer
 from adapters.tracing import traced
 
@@ -148,8 +148,8 @@ class EmbeddedIndex:
         self.directory = Path(directory) if directory is not None else None
         self.tokenizer = tokenizer if tokenizer is not None else Tokenizer()
         self._lock = threading.RLock()
-        # Indexes this large re-score a sign-sketch shortlist instead of scanning every vector.
-        self.sketch_min_rows = MIN_ROWS
+        # Indexes this large re-score an ANN shortlist instead of scanning every vector.
+        self.ann_min_rows = MIN_ROWS
         self._log = SharedLog(self.directory, dim) if self.directory is not None else None
         self._reset()
         if self.directory is not None:
@@ -172,7 +172,7 @@ class EmbeddedIndex:
         self._dirty = True
         self._version = 0
         self._last: _QueryScores | None = None
-        self._sketches = SignSketches(self.dim)
+        self._ann = AnnShortlist(self.dim)
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -411,12 +411,12 @@ class EmbeddedIndex:
                 self._log.detach()
 
     def refresh(self) -> None:
-        """Rebuild BM25 statistics and sketches now (otherwise done by the next query)."""
+        """Rebuild BM25 statistics and the ANN graph now (otherwise done by the next query)."""
         with self._lock:
             self._follow()
             self._ensure_bm25()
-            if self._n >= self.sketch_min_rows:
-                self._sketches.extend(self._n, self._vectors.rows)
+            if self._n >= self.ann_min_rows:
+                self._ann.extend(self._n, self._vectors.rows)
 
     def compact(self) -> None:
         """Drop dead slots from memory and disk."""
@@ -517,13 +517,12 @@ class EmbeddedIndex:
             return {}
         if cache.sims is not None:
             return _top_of(cache.sims, allowed, k, positive_only=False)
-        shortlist = shortlist_size(k)
-        if self._n >= self.sketch_min_rows and len(allowed) > shortlist:
-            # Large index: re-score exactly only the slots whose sketches are closest.
-            self._sketches.extend(self._n, self._vectors.rows)
-            if cache.distances is None:
-                cache.distances = self._sketches.distances(cache.vector)
-            allowed = self._sketches.nearest(cache.distances, allowed, shortlist)
+        shortlist = None
+        if self._n >= self.ann_min_rows and len(allowed) > shortlist_size(k):
+            # Large index: re-score exactly only the allowed slots the graph finds nearest.
+            shortlist = self._ann.shortlist(cache.vector, mask, k, self._vectors.rows)
+        if shortlist is not None:
+            allowed = shortlist
         elif len(allowed) * 4 >= self._n:
             cache.sims = self._vectors.dot(cache.vector, self._n)
             return _top_of(cache.sims, allowed, k, positive_only=False)
@@ -597,7 +596,6 @@ class _QueryScores:
     tokens: list[str]
     bm25: npt.NDArray[np.float32] | None = None
     sims: npt.NDArray[np.float32] | None = None
-    distances: npt.NDArray[np.uint16] | None = None
 
 
 def _top_of(
