@@ -38,6 +38,7 @@ from adapters.llm.base import (
 )
 from adapters.llm.resilience import CircuitBreaker
 from adapters.llm.schema import schema_errors
+from adapters.llm.shared_cache import AnswerCache
 from adapters.tracing import span
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class OpenAICompatibleLLM:
         response_format: ResponseFormat = "auto",
         extra_body: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared_cache: AnswerCache | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -116,6 +118,9 @@ class OpenAICompatibleLLM:
             if cache_ttl > 0 and cache_size > 0
             else None
         )
+        # Behind the per-process cache: answers other worker processes already paid for.
+        self._shared_cache = shared_cache if self._cache is not None else None
+        self._cache_ttl = cache_ttl
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # "auto" starts with OpenAI's json_schema and switches to llama-cpp-python's
         # {"type": "json_object", "schema": ...} if the server rejects the former.
@@ -201,6 +206,8 @@ class OpenAICompatibleLLM:
             future.cancel()
         self._inflight.clear()
         await self._http.aclose()
+        if self._shared_cache is not None:
+            self._shared_cache.close()
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -228,6 +235,10 @@ class OpenAICompatibleLLM:
     async def _shared(self, key: str, run: Callable[[], Awaitable[T]]) -> T:
         """Cached value, or join an identical call in flight, or start one (breaker permitting)."""
         cached = self._cache.get(key) if self._cache is not None else None
+        if cached is None and self._shared_cache is not None:
+            cached = self._shared_cache.get(key)
+            if cached is not None and self._cache is not None:
+                self._cache[key] = cached
         if cached is not None:
             return copy.deepcopy(cached)  # type: ignore[no-any-return]
         future = self._inflight.get(key)
@@ -279,6 +290,8 @@ class OpenAICompatibleLLM:
         self.breaker.record_success()
         if self._cache is not None:
             self._cache[key] = result
+        if self._shared_cache is not None:
+            self._shared_cache.set(key, result, self._cache_ttl)
         return result
 
     async def _json_completion(

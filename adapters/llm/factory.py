@@ -6,6 +6,7 @@ from typing import Any
 
 from adapters.llm.base import LLM
 from adapters.llm.client import OpenAICompatibleLLM
+from adapters.llm.shared_cache import open_answer_cache
 from adapters.settings import Settings
 
 
@@ -25,4 +26,6 @@ def make_llm(settings: Settings) -> LLM | None:
         api_key=api_key,
         timeout=settings.llm_timeout,
         extra_body=extra,
+        # Every worker of `pmark serve --workers N` opens the same directory.
+        shared_cache=open_answer_cache(settings.data_dir / "llm-cache"),
     )
