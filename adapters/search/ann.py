@@ -15,6 +15,10 @@ real USE vectors of generated notifications, 2 cores, top 100 after the exact re
 - expansion_add 64 halves the build but drops clustered recall to 0.989: the default (128) kept.
 Random unit vectors (the benchmarks' history) have no neighbourhoods for a graph to follow: there
 the shortlist is no better than a sample, and building the graph takes ~50 s at 100k.
+
+`AnnShortlist` is the graph of an index in memory, built by its own process; an index on disk
+maps the graph a background process builds (adapters/search/ann_files.py). Both choose what to
+re-score with `pick`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ MIN_SHORTLIST = 500
 # 3000 at k=100, ~6 ms), by then slower than scoring the allowed rows alone (~16k rows, ~7 ms).
 MAX_OVERFETCH = 6
 _STEP = 8192  # slots added per call: bounds the f32 copy handed to usearch
+# Slots appended after the graph was built are re-scored exactly; past this many a full scan
+# of the allowed rows costs about the same (fetching 10k scattered rows is ~4 ms).
+MAX_TAIL = 10_000
 
 
 def shortlist_size(k: int) -> int:
@@ -102,15 +109,30 @@ class AnnShortlist:
     ) -> npt.NDArray[np.int64] | None:
         """Allowed nearest slots for k results, or None when scanning the allowed rows is better."""
         self.extend(len(allowed), rows)  # `allowed` masks every slot: catch up with appends
-        n_allowed = int(np.count_nonzero(allowed))
-        wanted = shortlist_size(k)
-        if not n_allowed:
-            return None
-        fetch = math.ceil(wanted * self.covered / n_allowed)
-        if fetch > MAX_OVERFETCH * wanted:
-            return None
-        found = self.nearest(vector, fetch)
-        hits = found[allowed[found]]
-        if len(hits) < k:
-            return None
-        return hits[:wanted]
+        return pick(self.nearest, self.covered, vector, allowed, k)
+
+
+def pick(
+    nearest: Callable[[npt.NDArray[np.float32], int], npt.NDArray[np.int64]],
+    covered: int,
+    vector: npt.NDArray[np.float32],
+    allowed: npt.NDArray[np.bool_],
+    k: int,
+) -> npt.NDArray[np.int64] | None:
+    """The slots to re-score for k results: allowed graph hits among slots [0, covered), and
+    every allowed slot after them (not in the graph yet); None when a scan is better."""
+    tail = np.flatnonzero(allowed[covered:]).astype(np.int64) + covered
+    if len(tail) > MAX_TAIL:
+        return None
+    n_allowed = int(np.count_nonzero(allowed[:covered]))
+    wanted = shortlist_size(k)
+    if not n_allowed:
+        return None
+    fetch = math.ceil(wanted * covered / n_allowed)
+    if fetch > MAX_OVERFETCH * wanted:
+        return None
+    found = nearest(vector, fetch)
+    hits = found[allowed[found]]
+    if len(hits) + len(tail) < k:
+        return None
+    return np.concatenate((hits[:wanted], tail)) if len(tail) else hits[:wanted]

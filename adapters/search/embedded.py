@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from adapters.domain import Notification
 from adapters.search.ann import MIN_ROWS, AnnShortlist, shortlist_size
+from adapters.search.ann_files import SharedAnnShortlist
 from adapters.search.base import (
     SearchFilters,
     SearchHit,
@@ -172,7 +173,14 @@ class EmbeddedIndex:
         self._dirty = True
         self._version = 0
         self._last: _QueryScores | None = None
-        self._ann = AnnShortlist(self.dim)
+        log = self._log
+        # On disk, a background process builds the graph and every worker maps it; in memory
+        # (tests, one-off tools) the process builds its own.
+        self._ann: AnnShortlist | SharedAnnShortlist = (
+            SharedAnnShortlist(self.directory, self.dim, lambda: log.generation)
+            if log is not None and self.directory is not None
+            else AnnShortlist(self.dim)
+        )
 
     def _reserve(self, extra: int) -> None:
         need = self._n + extra
@@ -411,12 +419,19 @@ class EmbeddedIndex:
                 self._log.detach()
 
     def refresh(self) -> None:
-        """Rebuild BM25 statistics and the ANN graph now (otherwise done by the next query)."""
+        """Rebuild BM25 statistics now (otherwise done by the next query), and the ANN graph:
+        in memory now, on disk by a background build."""
         with self._lock:
             self._follow()
             self._ensure_bm25()
             if self._n >= self.ann_min_rows:
                 self._ann.extend(self._n, self._vectors.rows)
+
+    def wait_for_ann(self, timeout: float) -> bool:
+        """Wait for a background graph build this process started (benchmarks, tests)."""
+        if isinstance(self._ann, AnnShortlist):
+            return True
+        return self._ann.wait(timeout)
 
     def compact(self) -> None:
         """Drop dead slots from memory and disk."""

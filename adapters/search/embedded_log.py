@@ -100,6 +100,7 @@ class SharedLog:
         self._log_fd: int | None = None
         self._vector_fd: int | None = None
         self._inode: tuple[int, int] = (0, 0)
+        self.generation = ""  # names this pair of files; compaction starts another
         # Raw descriptors are not closed by the garbage collector: these close them when the
         # index is dropped without `close()`.
         self._closers: list[weakref.finalize[[int], SharedLog]] = []
@@ -115,6 +116,7 @@ class SharedLog:
         self._closers = [weakref.finalize(self, os.close, fd) for fd in self._fds()]
         st = os.fstat(self._log_fd)
         self._inode = (st.st_dev, st.st_ino)
+        self.generation = file_generation(self._log_fd, self._vector_fd)
         self.offset = 0
 
     def detach(self) -> None:
@@ -258,6 +260,12 @@ class SharedLog:
         _fsync_dir(self.directory)
         self.attach()
         self.offset = os.fstat(self._fds()[0]).st_size
+
+
+def file_generation(log_fd: int, vector_fd: int) -> str:
+    """A name for one generation of the two files: their inodes (open descriptors keep them
+    from being reused, and compaction writes both anew)."""
+    return f"{os.fstat(log_fd).st_ino}-{os.fstat(vector_fd).st_ino}"
 
 
 def _write_all(fd: int, data: bytes, offset: int) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from adapters.domain import Notification
 from adapters.search.ann import AnnShortlist, shortlist_size
+from adapters.search.ann_files import SharedAnnShortlist, _build_lock, build, graph_name
 from adapters.search.base import SearchFilters
 from adapters.search.embedded import EmbeddedIndex
 
@@ -158,24 +159,56 @@ def test_index_ranks_like_the_exact_scan(index: EmbeddedIndex, filters: SearchFi
     assert np.mean(overlap) >= 0.99
 
 
-def test_shortlist_follows_another_workers_writes(tmp_path: Path) -> None:
+def test_workers_share_a_graph_built_in_the_background(tmp_path: Path) -> None:
     rows = clustered(6_000, seed=5)
-    writer = EmbeddedIndex(DIM, tmp_path / "index")
+    directory = tmp_path / "index"
+    writer = EmbeddedIndex(DIM, directory)
     writer.upsert(notes(5_000), rows[:5_000])
-    reader = EmbeddedIndex(DIM, tmp_path / "index")  # another worker on the same directory
+    reader = EmbeddedIndex(DIM, directory)  # another worker on the same directory
     reader.ann_min_rows = 1000
-    reader.refresh()
+    assert reader.query("seal leak", rows[3], 1.0, None, 5)[0].itemno == "S00003"  # scanned
+    reader.refresh()  # starts the build, does not wait for it
+    assert isinstance(reader._ann, SharedAnnShortlist)
+    assert reader.wait_for_ann(180)
     assert reader._ann.covered == 5_000
+    assert [p.name for p in directory.glob("ann-*.usearch")] == [
+        graph_name(reader._log.generation, 5_000)  # type: ignore[union-attr]
+    ]
     writer.delete(["S00007"])
     writer.upsert(notes(1_000, first=5_000), rows[5_000:])
 
-    def top(slot: int) -> list[str]:
-        return [h.itemno for h in reader.query("seal leak", rows[slot], 1.0, None, 5)]
+    def top(idx: EmbeddedIndex, slot: int) -> list[str]:
+        idx._last = None
+        return [h.itemno for h in idx.query("seal leak", rows[slot], 1.0, None, 5)]
 
-    assert top(5_500)[0] == "S05500"
-    assert reader._ann.covered == 6_000
-    assert "S00007" not in top(7)
-    # Compaction renumbers the slots: the reader reloads and builds a graph of the new ones.
+    # Appended slots are not in the graph: they are re-scored as the shortlist's tail.
+    assert top(reader, 5_500)[0] == "S05500" and top(reader, 42)[0] == "S00042"
+    assert "S00007" not in top(reader, 7)
+    assert reader._ann.covered == 5_000 and reader._ann._proc is None  # 1,000 behind: no build
+    # A third worker maps the same file instead of building its own.
+    third = EmbeddedIndex(DIM, directory)
+    third.ann_min_rows = 1000
+    assert top(third, 5_999)[0] == "S05999"
+    assert isinstance(third._ann, SharedAnnShortlist)
+    assert third._ann.covered == 5_000 and third._ann._proc is None
+    # Compaction renumbers the slots: scans until a graph of the new files is built.
     writer.compact()
-    assert top(5_500)[0] == "S05500" and top(42)[0] == "S00042"
+    assert top(reader, 5_500)[0] == "S05500" and top(reader, 42)[0] == "S00042"
+    assert reader.wait_for_ann(180)
     assert reader._ann.covered == 5_999
+    assert len(list(directory.glob("ann-*.usearch"))) == 1  # the old generation's is gone
+    assert top(third, 5_500)[0] == "S05500"
+
+
+def test_a_build_for_compacted_files_or_a_busy_lock_writes_nothing(tmp_path: Path) -> None:
+    directory = tmp_path / "index"
+    index = EmbeddedIndex(DIM, directory)
+    index.upsert(notes(600), clustered(600, seed=3))
+    generation = index._log.generation  # type: ignore[union-attr]
+    assert build(directory, "1-2", 600, DIM) is None  # another generation: nothing to do
+    with _build_lock(directory) as held:
+        assert held
+        assert build(directory, generation, 600, DIM) is None
+    target = build(directory, generation, 600, DIM)
+    assert target is not None and target.name == graph_name(generation, 600)
+    assert not list(directory.glob(".*.tmp"))
