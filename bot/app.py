@@ -176,6 +176,7 @@ def build_app(
             replayer = Replayer(spool, agent.watch, lambda coro, name: background.spawn(coro, name))
             replayer.register("teams-message", teams.replay)
             replayer.register("feedback", feedback.replay)
+            replayer.register("feedback-unchecked", feedback.replay_unchecked)
             if settings.slack_bot_token and settings.slack_signing_secret:
                 slack = SlackBot(
                     settings, agent, context.repo, feedback, limiter, background, spool

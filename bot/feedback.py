@@ -30,6 +30,7 @@ Indexer = Callable[[Sequence[Notification]], object]
 WHOLE_ANSWER = "*"
 MAX_ID = 128
 SPOOL_KIND = "feedback"
+UNCHECKED_KIND = "feedback-unchecked"  # a thumb whose answer only the database could confirm
 UNAVAILABLE = "database unavailable"
 
 
@@ -146,6 +147,13 @@ class FeedbackService:
 
     async def answer(self, answer_id: str, thread: str) -> dict[str, Any] | None:
         """The answer from memory, or from the conversation's checkpoint if it is still last."""
+        try:
+            return await self._lookup(answer_id, thread)
+        except DatabaseUnavailable:
+            return None
+
+    async def _lookup(self, answer_id: str, thread: str) -> dict[str, Any] | None:
+        """`answer`, raising DatabaseUnavailable when only the database could tell."""
         cached = self._answers.get(answer_id)
         if cached is not None:
             return _unpack(cached)
@@ -161,6 +169,8 @@ class FeedbackService:
                 ": database unavailable" if outage else "",
                 exc_info=not outage,
             )
+            if outage:
+                raise DatabaseUnavailable("conversation state unavailable") from exc
             return None
         last = values.get("last_answer") or {}
         if str(last.get("answer_id", "")) == answer_id:
@@ -194,9 +204,25 @@ class FeedbackService:
             vote = int(data.get("vote", 0))
         except (TypeError, ValueError):
             vote = 0
-        response = await self.answer(answer_id, thread) if answer_id else None
         if not answer_id or not itemno or vote not in (1, -1) or not user_id:
-            return VoteResult(False, response, error="bad vote")
+            return VoteResult(False, await self.answer(answer_id, thread), error="bad vote")
+        try:
+            response = await self._lookup(answer_id, thread)
+        except DatabaseUnavailable:
+            if self.spool is None:
+                return VoteResult(False, None, error=UNAVAILABLE)
+            # Another worker showed this answer and only the database knows it: the thumb waits
+            # in the spool, and is checked like any other once the database is back.
+            key = f"vote-unchecked:{channel}:{answer_id}:{itemno}:{user_id}"
+            payload = {
+                "channel": channel,
+                "user_id": user_id,
+                "data": dict(data),
+                "comment": comment,
+            }
+            await asyncio.to_thread(self.spool.add, key, channel, UNCHECKED_KIND, payload, "", True)
+            log.info("thumb on an answer of another worker kept until the database is back")
+            return VoteResult(False, None, queued=True)
         if response is None:
             # Not an answer PMark showed (or one it no longer knows): a thumb on it would be a
             # relevance label nobody can check, and anyone holding the signing secret could
@@ -288,6 +314,23 @@ class FeedbackService:
         """Store a spooled thumb (idempotent: a vote stored before changes nothing)."""
         record = FeedbackRecord(**item.payload)
         await asyncio.to_thread(self.repo.record_feedback, record)
+
+    async def replay_unchecked(self, item: SpoolItem) -> None:
+        """Check and store a thumb given while its answer could not be looked up."""
+        p = item.payload
+        data = p.get("data") if isinstance(p.get("data"), dict) else {}
+        # Raises while the database is still down: the entry stays for the next round.
+        await self._lookup(str(data.get("answer_id") or ""), str(data.get("thread") or ""))
+        result = await self.vote(
+            str(p.get("channel") or ""),
+            str(p.get("user_id") or ""),
+            data,
+            str(p.get("comment") or ""),
+        )
+        if result.queued and result.response is None:
+            raise DatabaseUnavailable("the database went away again")  # kept for later
+        if result.error:
+            log.info("spooled thumb not stored: %s", result.error)
 
     # Filing -------------------------------------------------------------------------------
 

@@ -162,7 +162,7 @@ class Report:
     retried: float = 0.0  # operations retried on fresh connections (pmark_database_retries)
     outages_seen: float = 0.0  # pmark_database_outages_total at the end
     llm_cached: int = 0  # load reports the LLM answered (and cached) before the load
-    slow: list[str] = field(default_factory=list)  # turns over the latency budget, explained
+    slow: list[str] = field(default_factory=list)  # turns over budget, thumbs lost: explained
 
     @property
     def acked(self) -> int:
@@ -251,7 +251,7 @@ class Report:
             f"spool left after recovery: {self.spool_left:.0f}; run {self.seconds:.0f} s "
             f"with {self.conversations} conversations; latency budget {LATENCY_BUDGET_S:.0f} s",
         ]
-        lines += [f"over budget: {s}" for s in self.slow]
+        lines += self.slow
         lines += [f"error: {e}" for e in self.errors]
         return lines
 
@@ -654,7 +654,7 @@ class Scenario:
                 if first > LATENCY_BUDGET_S:
                     kinds = [_kind(r) for _, r in self.stub.replies.get(t.activity_id, [])]
                     report.slow.append(
-                        f"{fault.name}: conversation {t.conversation} posted "
+                        f"over budget: {fault.name}: conversation {t.conversation} posted "
                         f"{t.posted - fault.started:.2f} s after the injection, first reply "
                         f"after {first:.2f} s, replies {kinds}"
                     )
@@ -700,11 +700,16 @@ class Scenario:
         )
         rows = self.pg.query(APP_DB, "select answer_id, itemno, user_id, vote from feedback")
         stored = {(a, i, u): v for a, i, u, v in rows}
-        report.thumbs_stored = sum(
-            1
-            for t in self.thumbs
-            if t.acked and stored.get((t.answer_id, t.itemno, t.user)) == t.vote
-        )
+        for t in self.thumbs:
+            got = stored.get((t.answer_id, t.itemno, t.user))
+            if t.acked and got == t.vote:
+                report.thumbs_stored += 1
+            else:
+                others = {k: v for k, v in stored.items() if k[2] == t.user}
+                report.slow.append(
+                    f"thumb not stored: {t} acked {t.acked}, stored {got}, rows of that user "
+                    f"{others}"
+                )
         return report
 
 
