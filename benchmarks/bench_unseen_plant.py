@@ -19,6 +19,7 @@ from typing import Any
 
 from adapters.csv_import import parse_catalog, parse_notifications
 from adapters.domain import CatalogEntry, Notification
+from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.history import FIELDS, HistoryModel, examples_of, observed_text
 from agent.parsing.parser import CatalogParser
 from agent.parsing.textnorm import normalize
@@ -96,7 +97,7 @@ def main() -> None:
             normalizer = VectorNormalizer(embedder, entries, cache_dir=Path(tmp))
         CatalogParser(entries).parse("워밍업 warm up")  # the Kiwi model loads outside the timing
         started = time.perf_counter()
-        history = HistoryModel()
+        history = HistoryModel(catalog_kiwi(entries))  # as agent/parsing/service.py does
         history.add(examples_of(train))
         history.evidence("fit now")
         learn_s = time.perf_counter() - started

@@ -121,3 +121,36 @@ def test_tokenizer_for_repo_catalog() -> None:
 
     tok = tokenizer_for(parse_catalog(path).rows)
     assert tok.tokens("P-101A 펌프 누유") == ["p-101a", "펌프", "누유"]
+
+
+def test_the_parser_reads_korean_with_the_tokenizers_model(tok: Tokenizer) -> None:
+    from adapters.text.tokenizer import catalog_kiwi
+    from agent.parsing.history import HistoryModel
+    from agent.parsing.lemmas import lemmatize
+    from agent.parsing.parser import CatalogParser
+
+    # One Kiwi per process (~230 MB less per worker): the parser's lemmas use the same instance.
+    parser = CatalogParser(CATALOG)
+    assert parser.matcher._kiwi is tok._kiwi is catalog_kiwi(CATALOG)
+    # ... and with it a catalog word stays one lemma, as it stays one search token.
+    assert "누유" in lemmatize("펌프 누유 발생", tok._kiwi).text.split()
+    assert parser.parse("2공장 펌프 누유 발생").as_json()["failure_mode"] == "LEAK"
+    assert HistoryModel(catalog_kiwi(CATALOG)).kiwi is tok._kiwi
+
+
+def test_the_shared_model_gives_the_same_analyses_from_many_threads(tok: Tokenizer) -> None:
+    from agent.parsing.lemmas import lemmatize
+
+    texts = [f"{i}호기 메카니컬 씰 누유 발생, 압축기 깨짐 {i}" for i in range(200)]
+    expected = [(tok.tokens(t), lemmatize.__wrapped__(t, tok._kiwi)) for t in texts]
+    results: dict[int, list[object]] = {}
+
+    def work(n: int) -> None:
+        results[n] = [(tok.tokens(t), lemmatize.__wrapped__(t, tok._kiwi)) for t in texts]
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r == expected for r in results.values())

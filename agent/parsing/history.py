@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kiwipiepy import Kiwi
+
 from agent.parsing.attribution import Doc, attribute
 from agent.parsing.terms import features
 from agent.parsing.textnorm import normalize
@@ -132,7 +134,9 @@ class HistoryModel:
     E-step each) until they are a fifth of what was fitted, when it is refitted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, kiwi: Kiwi | None = None) -> None:
+        """An empty model; `kiwi` reads Korean words (the catalog's instance, or a plain one)."""
+        self.kiwi = kiwi
         self.fields = {f: _FieldModel() for f in FIELDS}
         self.examples = 0
         self.remembered: dict[tuple[str, str], str] = {}
@@ -151,7 +155,7 @@ class HistoryModel:
         """Learn from more coded texts; returns how many were used."""
         used = 0
         for ex in examples:
-            feats = features(ex.text)
+            feats = features(ex.text, self.kiwi)
             codes = {f: c for f, c in ex.codes.items() if c and f in self.fields}
             if not feats or not codes:
                 continue
@@ -218,7 +222,7 @@ class HistoryModel:
             return {}
         if not self._fitted:
             self._fit()
-        feats = features(text)
+        feats = features(text, self.kiwi)
         out: dict[str, Evidence] = {}
         for name, model in self.fields.items():
             ev = model.evidence(feats)

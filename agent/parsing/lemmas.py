@@ -33,12 +33,13 @@ def _kiwi() -> Kiwi:
 
 
 @lru_cache(maxsize=8192)
-def lemmatize(text: str) -> LemmaText:
-    """Content morphemes of normalized text in dictionary form (verbs and adjectives with 다)."""
+def lemmatize(text: str, kiwi: Kiwi | None = None) -> LemmaText:
+    """Content morphemes of normalized text in dictionary form (verbs and adjectives with 다),
+    by `kiwi` (the catalog's: adapters/text/tokenizer.py `catalog_kiwi`) or a plain model."""
     parts: list[str] = []
     spans: list[tuple[int, int, int, int]] = []
     pos = 0
-    for tok in _kiwi().tokenize(text):
+    for tok in (kiwi or _kiwi()).tokenize(text):
         tag = str(tok.tag).split("-")[0]
         if tag not in _KEEP:
             continue

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from kiwipiepy import Kiwi
 from rapidfuzz import fuzz, process
 
 from adapters.domain import CatalogEntry
@@ -95,8 +96,10 @@ class CatalogMatcher:
         entries: Iterable[CatalogEntry],
         extra: Iterable[tuple[CatalogEntry, str]] = (),
         fuzzy_threshold: float = 86.0,
+        kiwi: Kiwi | None = None,
     ) -> None:
         self.entries = list(entries)
+        self._kiwi = kiwi
         self.fuzzy_threshold = fuzzy_threshold
         self._forms: list[_Form] = []
         self._lemma_forms: list[_Form] = []
@@ -140,7 +143,7 @@ class CatalogMatcher:
     def _add_lemma_form(self, entry: CatalogEntry, form: str, method: str, score: float) -> None:
         if not is_hangul(form):
             return
-        lemma = lemmatize(form).text
+        lemma = lemmatize(form, self._kiwi).text
         if lemma and lemma != form and len(lemma.replace(" ", "")) >= 2:
             self._lemma_forms.append(
                 _Form(
@@ -170,7 +173,7 @@ class CatalogMatcher:
         return matches
 
     def _lemma_matches(self, text: str) -> list[Match]:
-        lemmas = lemmatize(text)
+        lemmas = lemmatize(text, self._kiwi)
         compact = lemmas.text.replace(" ", "")
         out: list[Match] = []
         for form in self._lemma_forms:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from adapters.domain import CATEGORIES, CatalogEntry
+from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_merge import catalog_reliability, combine_history
@@ -89,7 +90,10 @@ class CatalogParser:
     ) -> None:
         self.entries = list(entries)
         self.by_key = {(e.category, e.code): e for e in self.entries}
-        self.matcher = CatalogMatcher(self.entries, extra_forms(self.entries))
+        # The search tokenizer's Kiwi: one model per process (adapters/text/tokenizer.py).
+        self.matcher = CatalogMatcher(
+            self.entries, extra_forms(self.entries), kiwi=catalog_kiwi(self.entries)
+        )
         self.normalizer = normalizer
         self.history = history
         self._agree: tuple[int, dict[str, float]] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.sql.repository import NormalizationDecision
+from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.history import HistoryModel, examples_of
 from agent.parsing.normalizer import VectorNormalizer
 from agent.parsing.parser import CatalogParser, ParseResult
@@ -36,7 +37,7 @@ def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
 
 def learn_history(ctx: PMark) -> HistoryModel:
     """The plant's coded notifications and people's corrections, read from the database."""
-    history = HistoryModel()
+    history = HistoryModel(catalog_kiwi(ctx.catalog()))
     for batch in ctx.repo.iter_notifications():
         history.add(examples_of(batch))
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from kiwipiepy import Kiwi
+
 from agent.parsing.lemmas import _kiwi
 from agent.parsing.textnorm import is_hangul, normalize
 
@@ -17,14 +19,15 @@ _KO_SKIP = frozenset({"하", "되", "있", "이", "것", "수", "등", "좀"})
 
 
 @lru_cache(maxsize=16384)
-def words(text: str) -> tuple[tuple[str, int, int], ...]:
-    """Tokens of normalized text in order, with their spans: Latin words and Korean morphemes."""
+def words(text: str, kiwi: Kiwi | None = None) -> tuple[tuple[str, int, int], ...]:
+    """Tokens of normalized text in order, with their spans: Latin words and Korean morphemes
+    (by `kiwi`, the catalog's, or a plain model)."""
     out: list[tuple[str, int, int]] = []
     for m in _LATIN.finditer(text):
         out.append((m.group(0), m.start(), m.end()))
     if is_hangul(text):
         for run in _HANGUL_RUN.finditer(text):
-            for tok in _kiwi().tokenize(run.group(0)):
+            for tok in (kiwi or _kiwi()).tokenize(run.group(0)):
                 tag = str(tok.tag).split("-")[0]
                 if tag in _KO_TAGS and tok.form not in _KO_SKIP:
                     start = run.start() + tok.start
@@ -33,10 +36,10 @@ def words(text: str) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def features(text: str) -> dict[str, float]:
+def features(text: str, kiwi: Kiwi | None = None) -> dict[str, float]:
     """Features of a text with their weights: words, adjacent pairs, and letter 4-grams of long
     English words (so a typo still shares most of its evidence)."""
-    toks = [w for w, _, _ in words(normalize(text))]
+    toks = [w for w, _, _ in words(normalize(text), kiwi)]
     out: dict[str, float] = {}
     for tok in toks:
         out[tok] = 1.0
