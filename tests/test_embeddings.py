@@ -124,3 +124,26 @@ def test_factory_is_cached_per_process() -> None:
 def test_factory_rejects_unknown_backend() -> None:
     with pytest.raises(ValueError, match="unknown embedder"):
         make_embedder(Settings(embedder="nope"))
+
+
+def test_a_query_wakes_one_blas_thread_and_a_batch_all_of_them() -> None:
+    from threadpoolctl import threadpool_info
+
+    from adapters.embeddings.use import PARALLEL_BATCH, UseEmbedder
+
+    embedder = UseEmbedder(threads=2)
+    embedder.encode(["warm up"])
+    backend = embedder._model._model
+    seen: list[int] = []
+    inner = backend._encode
+
+    def spy(texts: list[str]) -> object:
+        seen.append(max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+        return inner(texts)
+
+    backend._encode = spy
+    one = embedder.encode(["2공장 냉각수 펌프 누유"])
+    many = embedder.encode(["2공장 냉각수 펌프 누유"] * PARALLEL_BATCH)
+    # One text is too small to split: the other threads would only spin after the call.
+    assert seen == [1, 2]
+    assert np.allclose(one[0], many[0], atol=1e-5)
