@@ -149,6 +149,9 @@ class SharedAnnShortlist:
         """Start a background build when the graph lags slots [0, upto) too far; never waits."""
         del rows  # the builder reads the vector file itself
         generation = self._generation()
+        # Look for a graph first: a worker that just opened the index (or refreshes it before
+        # its first query) must map the one another worker built, not start a second build.
+        self._current(generation)
         if not generation or self._proc is not None:
             return
         have = self.covered if self._view_name.startswith(f"ann-{generation}-") else 0
@@ -246,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         target = build(args.directory, args.generation, args.rows, args.dim)
-    except OSError as exc:  # the index was removed or compacted away meanwhile
+    except (OSError, RuntimeError) as exc:  # the index was removed meanwhile (usearch raises
+        # RuntimeError for a directory gone under its save)
         log.warning("ANN graph not built in %s: %r", args.directory, exc)
         return 1
     if target is not None:

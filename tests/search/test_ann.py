@@ -188,9 +188,10 @@ def test_workers_share_a_graph_built_in_the_background(tmp_path: Path) -> None:
     # A third worker maps the same file instead of building its own.
     third = EmbeddedIndex(DIM, directory)
     third.ann_min_rows = 1000
-    assert top(third, 5_999)[0] == "S05999"
+    third.refresh()  # as a worker does at startup, before any query
     assert isinstance(third._ann, SharedAnnShortlist)
     assert third._ann.covered == 5_000 and third._ann._proc is None
+    assert top(third, 5_999)[0] == "S05999"
     # Compaction renumbers the slots: scans until a graph of the new files is built.
     writer.compact()
     assert top(reader, 5_500)[0] == "S05500" and top(reader, 42)[0] == "S00042"
