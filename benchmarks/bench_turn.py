@@ -39,8 +39,13 @@ MESSAGES = [
 ]
 
 
-def synthetic_history(ctx: PMark, n: int, seed: int = 1) -> int:
-    """n notifications built from the catalog, stored and indexed with random vectors."""
+def synthetic_history(ctx: PMark, n: int, seed: int = 1, vectors: str = "embedded") -> int:
+    """n notifications built from the catalog, stored and indexed.
+
+    `vectors="embedded"`: each distinct title embedded by the real embedder, plus a little noise
+    per notification standing in for its details (the neighbourhoods real notifications have,
+    which an ANN graph follows); `"random"`: random unit vectors (no neighbourhoods at all).
+    """
     rnd = random.Random(seed)
     cat = ctx.catalog()
     by = {c: [e for e in cat if e.category == c] for c in ("location", "equipment", "failure_mode")}
@@ -70,10 +75,19 @@ def synthetic_history(ctx: PMark, n: int, seed: int = 1) -> int:
     ctx.repo.upsert_notifications(items)
     dim = ctx.embedder.dim
     gen = np.random.default_rng(seed)
+    titles = sorted({item.title for item in items})
+    row_of = {t: i for i, t in enumerate(titles)}
+    base = ctx.embedder.encode(titles) if vectors == "embedded" else None
     for s in range(0, n, 5000):
-        vec = gen.standard_normal((min(5000, n - s), dim)).astype(np.float32)
+        batch = items[s : s + 5000]
+        noise = gen.standard_normal((len(batch), dim)).astype(np.float32)
+        if base is None:
+            vec = noise
+        else:
+            # Noise of norm ~0.35 against unit title vectors: neighbours stay neighbours.
+            vec = base[[row_of[item.title] for item in batch]] + noise * (0.35 / np.sqrt(dim))
         vec /= np.linalg.norm(vec, axis=1, keepdims=True)
-        ctx.index.upsert(items[s : s + 5000], vec)
+        ctx.index.upsert(batch, vec)
     return n
 
 
@@ -162,6 +176,12 @@ def main() -> None:
     )
     ap.add_argument("--postgres-url", default=None)
     ap.add_argument(
+        "--vectors",
+        choices=("embedded", "random"),
+        default="embedded",
+        help="history vectors: the titles' embeddings plus noise (default), or random",
+    )
+    ap.add_argument(
         "--pools-on-demand",
         action="store_true",
         help="open PostgreSQL connections as turns need them (PMARK_DB_POOL_OPEN_FULL=false); "
@@ -180,9 +200,9 @@ def main() -> None:
         ctx = PMark(Settings(data_dir=data))
         ctx.import_catalog(args.catalog)
         t0 = time.perf_counter()
-        synthetic_history(ctx, args.notifications)
+        synthetic_history(ctx, args.notifications, vectors=args.vectors)
         print(
-            f"history: {args.notifications} notifications stored and indexed in "
+            f"history: {args.notifications} notifications ({args.vectors} vectors) stored and indexed in "
             f"{time.perf_counter() - t0:.1f} s"
         )
         # The ANN graph is built by a background process (adapters/search/ann_files.py): time
