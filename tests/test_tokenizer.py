@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,20 +98,24 @@ def test_compound_names_stay_splittable(tok: Tokenizer) -> None:
     assert Tokenizer(["냉각수펌프"]).tokens("냉각수펌프 누설")[:2] == ["냉각수", "펌프"]
 
 
-def test_shared_between_threads(tok: Tokenizer) -> None:
-    texts = [f"펌프 누유 {i}번 P-{i}A compr" for i in range(50)]
-    expected = [tok.tokens(t) for t in texts]
-    results: dict[int, list[list[str]]] = {}
+def _same_from_threads(read: Callable[[str], object], texts: list[str]) -> bool:
+    """Whether 4 threads reading every text at once all get what one thread got."""
+    expected = [read(t) for t in texts]
+    results: dict[int, list[object]] = {}
 
     def work(n: int) -> None:
-        results[n] = [tok.tokens(t) for t in texts]
+        results[n] = [read(t) for t in texts]
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert all(r == expected for r in results.values())
+    return len(results) == 4 and all(r == expected for r in results.values())
+
+
+def test_shared_between_threads(tok: Tokenizer) -> None:
+    assert _same_from_threads(tok.tokens, [f"펌프 누유 {i}번 P-{i}A compr" for i in range(50)])
 
 
 def test_tokenizer_for_repo_catalog() -> None:
@@ -141,16 +146,8 @@ def test_the_parser_reads_korean_with_the_tokenizers_model(tok: Tokenizer) -> No
 def test_the_shared_model_gives_the_same_analyses_from_many_threads(tok: Tokenizer) -> None:
     from agent.parsing.lemmas import lemmatize
 
+    def both(text: str) -> object:
+        return tok.tokens(text), lemmatize.__wrapped__(text, tok._kiwi)
+
     texts = [f"{i}호기 메카니컬 씰 누유 발생, 압축기 깨짐 {i}" for i in range(200)]
-    expected = [(tok.tokens(t), lemmatize.__wrapped__(t, tok._kiwi)) for t in texts]
-    results: dict[int, list[object]] = {}
-
-    def work(n: int) -> None:
-        results[n] = [(tok.tokens(t), lemmatize.__wrapped__(t, tok._kiwi)) for t in texts]
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert all(r == expected for r in results.values())
+    assert _same_from_threads(both, texts)
