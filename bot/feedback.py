@@ -29,6 +29,7 @@ StateLookup = Callable[[str], Awaitable[dict[str, Any]]]
 Indexer = Callable[[Sequence[Notification]], object]
 WHOLE_ANSWER = "*"
 MAX_ID = 128
+MAX_THREAD = 1024  # a Teams conversation id with its message id is a few hundred characters
 SPOOL_KIND = "feedback"
 UNCHECKED_KIND = "feedback-unchecked"  # a thumb whose answer only the database could confirm
 UNAVAILABLE = "database unavailable"
@@ -214,11 +215,17 @@ class FeedbackService:
             # Another worker showed this answer and only the database knows it: the thumb waits
             # in the spool, and is checked like any other once the database is back.
             key = f"vote-unchecked:{channel}:{answer_id}:{itemno}:{user_id}"
+            # Only what the vote reads, bounded: not whatever else the card action carried.
             payload = {
                 "channel": channel,
-                "user_id": user_id,
-                "data": dict(data),
-                "comment": comment,
+                "user_id": user_id[:MAX_ID],
+                "data": {
+                    "answer_id": answer_id,
+                    "itemno": itemno,
+                    "vote": vote,
+                    "thread": thread[:MAX_THREAD],
+                },
+                "comment": comment[:2000],
             }
             await asyncio.to_thread(self.spool.add, key, channel, UNCHECKED_KIND, payload, "", True)
             log.info("thumb on an answer of another worker kept until the database is back")
@@ -319,8 +326,6 @@ class FeedbackService:
         """Check and store a thumb given while its answer could not be looked up."""
         p = item.payload
         data = p.get("data") if isinstance(p.get("data"), dict) else {}
-        # Raises while the database is still down: the entry stays for the next round.
-        await self._lookup(str(data.get("answer_id") or ""), str(data.get("thread") or ""))
         result = await self.vote(
             str(p.get("channel") or ""),
             str(p.get("user_id") or ""),
@@ -328,7 +333,8 @@ class FeedbackService:
             str(p.get("comment") or ""),
         )
         if result.queued and result.response is None:
-            raise DatabaseUnavailable("the database went away again")  # kept for later
+            # Still (or again) down: the vote kept itself under the same key; keep it for later.
+            raise DatabaseUnavailable("the database is still unavailable")
         if result.error:
             log.info("spooled thumb not stored: %s", result.error)
 
