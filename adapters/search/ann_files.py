@@ -14,15 +14,14 @@ exactly as the shortlist's tail (adapters/search/ann.py `pick`).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.search.ann import MAX_TAIL, pick
+from adapters.search.embedded_log import DirectoryLock, SharedLog, file_generation
 
 if TYPE_CHECKING:
     from usearch.index import Index
@@ -52,19 +52,9 @@ def graph_name(generation: str, rows: int) -> str:
     return f"ann-{generation}-{rows}.usearch"
 
 
-@contextmanager
-def _build_lock(directory: Path, wait: bool = False) -> Iterator[bool]:
-    """Hold `ann.lock` exclusively; yields False (not held) when another builder has it."""
-    fd = os.open(directory / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+def _build_lock(directory: Path) -> AbstractContextManager[bool]:
+    """`ann.lock` held exclusively for the block; False (not held) when a builder has it."""
+    return DirectoryLock(directory / BUILD_LOCK).attempt()
 
 
 class SharedAnnShortlist:
@@ -82,20 +72,20 @@ class SharedAnnShortlist:
         self._spawned_at = -RESPAWN_S
 
     # ----- reading -----
+    def _mapped(self, generation: str) -> bool:
+        """Whether the mapped graph belongs to this generation of the index's files."""
+        return self._view_name.startswith(f"ann-{generation}-")
+
     def _current(self, generation: str) -> Index | None:
         """This generation's newest graph (looked for at most every RESCAN_S)."""
         now = time.monotonic()
         finished = self._proc is not None and self._proc.poll() is not None
         if finished:
             self._proc = None
-        if (
-            finished
-            or now - self._scanned_at >= RESCAN_S
-            or not self._view_name.startswith(f"ann-{generation}-")
-        ):
+        if finished or now - self._scanned_at >= RESCAN_S or not self._mapped(generation):
             self._scanned_at = now
             self._rescan(generation)
-        return self._view if self._view_name.startswith(f"ann-{generation}-") else None
+        return self._view if self._mapped(generation) else None
 
     def _rescan(self, generation: str) -> None:
         best: tuple[int, str] | None = None
@@ -135,10 +125,8 @@ class SharedAnnShortlist:
         rows: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.float32]],
     ) -> npt.NDArray[np.int64] | None:
         """As `AnnShortlist.shortlist`; None (a scan) while no graph of these files exists."""
-        generation = self._generation()
-        view = self._current(generation)
-        self.extend(len(allowed), rows)
-        if view is None:
+        self.extend(len(allowed), rows)  # maps the newest graph, starts a build if it lags
+        if not self._mapped(self._generation()):
             return None
         return pick(self._nearest, self.covered, vector, allowed, k)
 
@@ -154,7 +142,7 @@ class SharedAnnShortlist:
         self._current(generation)
         if not generation or self._proc is not None:
             return
-        have = self.covered if self._view_name.startswith(f"ann-{generation}-") else 0
+        have = self.covered if self._mapped(generation) else 0
         lag = upto - have
         if lag < max(REBUILD_TAIL, REBUILD_FRACTION * have) and lag <= MAX_TAIL // 2:
             return
@@ -195,15 +183,13 @@ class SharedAnnShortlist:
 def build(directory: Path, generation: str, rows: int, dim: int) -> Path | None:
     """Write the graph of rows [0, rows) of `generation`'s vector file; None when that
     generation is gone (compacted) or another builder holds the lock."""
-    from adapters.search.embedded_log import VECTORS_NAME, SharedLog, file_generation
-
     with _build_lock(directory) as held:
         if not held:
             return None
         files = SharedLog(directory, dim)
         with files.lock.held(exclusive=False):  # no compaction between the two opens
             log_fd = os.open(files.log_path, os.O_RDONLY)
-            vector_fd = os.open(directory / VECTORS_NAME, os.O_RDONLY)
+            vector_fd = os.open(files.vector_path, os.O_RDONLY)
         try:
             if file_generation(log_fd, vector_fd) != generation:
                 return None

@@ -177,8 +177,8 @@ class EmbeddedIndex:
         # On disk, a background process builds the graph and every worker maps it; in memory
         # (tests, one-off tools) the process builds its own.
         self._ann: AnnShortlist | SharedAnnShortlist = (
-            SharedAnnShortlist(self.directory, self.dim, lambda: log.generation)
-            if log is not None and self.directory is not None
+            SharedAnnShortlist(log.directory, self.dim, lambda: log.generation)
+            if log is not None
             else AnnShortlist(self.dim)
         )
 

@@ -64,10 +64,9 @@ class DirectoryLock:
             finally:
                 self._depth -= 1
             return
-        # A descriptor per acquisition: closing it releases the lock, also if the process forks.
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._locked(exclusive, wait=True)
+        assert fd is not None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             self._depth, self._exclusive = 1, exclusive
             try:
                 yield
@@ -75,6 +74,39 @@ class DirectoryLock:
                 self._depth, self._exclusive = 0, False
         finally:
             os.close(fd)
+
+    @contextmanager
+    def attempt(self) -> Iterator[bool]:
+        """The exclusive lock if nobody holds it, without waiting: yields whether it is held."""
+        if self._depth:
+            raise RuntimeError("the lock is held already")
+        fd = self._locked(True, wait=False)
+        if fd is None:
+            yield False
+            return
+        try:
+            self._depth, self._exclusive = 1, True
+            try:
+                yield True
+            finally:
+                self._depth, self._exclusive = 0, False
+        finally:
+            os.close(fd)
+
+    def _locked(self, exclusive: bool, wait: bool) -> int | None:
+        """A new descriptor holding the lock, or None when `wait` is off and it is taken."""
+        # A descriptor per acquisition: closing it releases the lock, also if the process forks.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
 
 class Change(enum.Enum):
