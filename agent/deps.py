@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,9 +9,9 @@ from adapters.domain import CatalogEntry
 from adapters.llm.base import LLM
 from adapters.search.embedded import EmbeddedIndex
 from adapters.settings import Settings
-from adapters.sql.repository import NormalizationDecision
 from agent.parsing.parser import CatalogParser
 from agent.recommend.service import Recommender
+from agent.review_log import ReviewLog
 
 if TYPE_CHECKING:
     from agent.context import PMark
@@ -31,7 +30,7 @@ class AgentDeps:
     # Whether search runs in this process (CPU, run on the loop) or on a server (I/O, threaded).
     search_in_process: bool = False
     # Where every normalization made in a turn goes for review (issue 15); None: not kept.
-    review_log: Callable[[Sequence[NormalizationDecision]], None] | None = None
+    review_log: ReviewLog | None = None
 
     @classmethod
     def from_context(cls, ctx: PMark, llm: LLM | None = None) -> AgentDeps:
@@ -51,7 +50,7 @@ class AgentDeps:
             catalog={(e.category, e.code): e for e in entries},
             llm=llm,
             search_in_process=isinstance(ctx.index, EmbeddedIndex),
-            review_log=ctx.repo.log_normalizations,
+            review_log=ReviewLog(ctx.repo.log_normalizations),
         )
 
     def names(self, category: str, code: str | None) -> tuple[str, str]:

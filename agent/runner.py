@@ -243,9 +243,11 @@ class Agent:
             log.warning("could not record the turn on %s: %r", thread_id, exc)
 
     async def settle(self) -> None:
-        """Wait for the activity records of finished turns."""
+        """Wait for the activity records and review log entries of finished turns."""
         if self._touches:
             await asyncio.gather(*self._touches, return_exceptions=True)
+        if self.deps.review_log is not None:
+            await self.deps.review_log.flush()
 
     async def prune(self) -> int:
         """Keep only the latest checkpoint of conversations that had turns since the last prune."""

@@ -10,10 +10,10 @@ writes the same JSON; anything outside that shape goes msrest's way. The tests c
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from typing import Any
 
+import orjson
 from msrest.serialization import Model, Serializer
 
 _BASIC = {"str": str, "int": int, "float": float, "bool": bool}
@@ -37,8 +37,8 @@ class JsonPassthroughSerializer(Serializer):
     def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
         if type(attr) in (dict, list):
             try:
-                json.dumps(attr)  # a walk in C proves it is JSON already
-            except (TypeError, ValueError):
+                orjson.dumps(attr)  # a walk in C proves it is JSON already
+            except TypeError:  # orjson's JSONEncodeError is a TypeError
                 pass
             else:
                 return attr

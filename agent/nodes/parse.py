@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.llm.base import LLMError
@@ -45,38 +44,22 @@ async def parse(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         except (LLMError, TimeoutError) as exc:
             log.warning("LLM parsing failed, catalog parser used: %s", type(exc).__name__)
             degraded.append("llm")
-    await _review(deps, fields)
+    _review(deps, fields)
     return {"parsed": fields, "parsed_tag": result.equipment_tag, "degraded": degraded}
 
 
-_PENDING: set[asyncio.Task[None]] = set()
-
-
-async def _review(deps: AgentDeps, fields: dict[str, FieldState]) -> None:
+def _review(deps: AgentDeps, fields: dict[str, FieldState]) -> None:
     """Every normalization of the turn (catalog, history, vector, LLM) goes to the review log."""
     if deps.review_log is None:
         return
-    decisions = [
-        NormalizationDecision(f, v["surface"], v["code"], v["confidence"], v["method"])
-        for f, v in fields.items()
-        if v["code"] is not None
-    ]
-    if not decisions:
-        return
-    # Written beside the turn, not in its way: a slow or absent database never delays an answer.
-    task = asyncio.create_task(_write_review(deps.review_log, decisions))
-    _PENDING.add(task)
-    task.add_done_callback(_PENDING.discard)
-
-
-async def _write_review(
-    write: Callable[[Sequence[NormalizationDecision]], None],
-    decisions: Sequence[NormalizationDecision],
-) -> None:
-    try:
-        await asyncio.to_thread(write, decisions)
-    except Exception as exc:  # the review log never fails a turn
-        log.warning("normalization review log not written: %s", type(exc).__name__)
+    # Queued, not written here: a slow or absent database never delays an answer.
+    deps.review_log.add(
+        [
+            NormalizationDecision(f, v["surface"], v["code"], v["confidence"], v["method"])
+            for f, v in fields.items()
+            if v["code"] is not None
+        ]
+    )
 
 
 async def _with_llm(
