@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         description="Seconds a Teams answer may take before PMark shows the typing indicator "
         "(then again every 3 s until it answers).",
     )
+    typing_repeat_below: int = Field(
+        32,
+        ge=0,
+        description="Answers in flight in a process from which the Teams typing indicator is "
+        "shown once per answer, not every 3 s: under load the repeats are the first work shed.",
+    )
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")
     duplicate_window_days: float = Field(

@@ -33,6 +33,9 @@ HTTP_SECONDS = Histogram(
 RATE_LIMITED = Counter(
     "pmark_rate_limited_total", "Messages refused by the rate limit", ["channel"]
 )
+TYPING_SHED = Counter(
+    "pmark_typing_shed_total", "Typing indicator repeats skipped because many answers waited"
+)
 
 
 def channel_of(path: str) -> str:

@@ -244,6 +244,39 @@ async def test_a_prompt_answer_comes_without_a_typing_indicator(
     assert len(stub.connector("typing")) == typing
 
 
+@pytest.mark.parametrize(("repeat_below", "many"), [(10_000, True), (0, False)])
+async def test_typing_repeats_while_few_answers_wait_and_is_shed_under_load(
+    served: Running, monkeypatch: pytest.MonkeyPatch, repeat_below: int, many: bool
+) -> None:
+    import asyncio
+
+    import bot.teams
+
+    stub = served.stub
+    teams = served.app[TEAMS]
+    agent = served.app[AGENT]
+    monkeypatch.setattr(teams, "typing_after", 0.0)
+    monkeypatch.setattr(teams, "typing_repeat_below", repeat_below)
+    monkeypatch.setattr(bot.teams, "TYPING_EVERY", 0.05)
+    turn = agent.turn
+
+    async def slow_turn(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.6)  # an answer late enough for several repeats
+        return await turn(*args, **kwargs)
+
+    monkeypatch.setattr(agent, "turn", slow_turn)
+    conversation = "a:personal-" + _chain("shed")
+    personal = teams_message(served.service_url, "2공장 펌프 누유 긴급", conversation=conversation)
+    personal["conversation"]["conversationType"] = "personal"
+    before = len(stub.connector("message"))
+    assert (await served.post_activity(personal)).status == 200
+    await _next_card(served, before)
+    mine = [
+        r for r in stub.connector("typing") if r.body["conversation"]["id"].startswith(conversation)
+    ]
+    assert (len(mine) > 2) if many else (len(mine) == 1)
+
+
 async def test_welcome_in_a_team_explains_the_mention_and_greets_once(served: Running) -> None:
     stub = served.stub
     conv = f"19:{uuid.uuid4().hex[:10]}@thread.tacv2"
