@@ -175,7 +175,10 @@ class TokenCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[m
 
 
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. a lone surrogate, which the stdlib writes as an escape
+        return json.dumps(value)
 
 
 def _reason(exc: Exception) -> str:
@@ -278,8 +281,10 @@ class TeamsBot:
             return web.json_response({"error": "unauthorized"}, status=401)
         raw = await request.read()
         try:
-            body = orjson.loads(raw)
-        except (ValueError, RecursionError):  # orjson's JSONDecodeError is a ValueError
+            # The stdlib's parser, not orjson's: it accepts a lone surrogate escape (the turn
+            # then cleans it), which orjson refuses as a whole-request error.
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return web.json_response({"error": "malformed JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "an activity must be a JSON object"}, status=400)

@@ -68,7 +68,8 @@ async def test_a_turn_writes_its_checkpoints_on_its_lock_connection(
                     {"configurable": {"thread_id": thread}}
                 )
             ]
-            assert len(history) > 5  # one per node (async durability): resumable between nodes
+            # One per superstep (async durability): the input, understand, answer.
+            assert len(history) >= 3
             assert (await agent.state(thread))["notification"]["location"]["code"] == "BUS"
 
 
