@@ -13,8 +13,8 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated, Any, get_origin, get_type_hints
 
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -69,7 +69,7 @@ def _timed(
     return run
 
 
-def _failed(state: TurnState) -> bool:
+def _failed(state: Mapping[str, Any]) -> bool:
     return bool(state.get("errors"))
 
 
@@ -85,57 +85,61 @@ def _on_loop(route: Callable[[TurnState], str]) -> Callable[[TurnState], Awaitab
 
 Update = dict[str, Any]
 Step = Callable[[TurnState], Awaitable[Update]]
+# The state's own reducers (timings merge, errors add), read from TurnState's annotations.
+_REDUCERS: dict[str, Callable[[Any, Any], Any]] = {
+    name: hint.__metadata__[0]
+    for name, hint in get_type_hints(TurnState, include_extras=True).items()
+    if get_origin(hint) is Annotated
+}
+_BRANCHES = ("followup", "empty")  # intents answered by a node of their own
 # A stage's loop-back bound, on top of quality_check's own (MAX_RETRIES): a guard, never reached.
 _MAX_ROUNDS = 3
 
 
 def _merge(into: dict[str, Any], update: Update) -> None:
-    """Apply an update as the graph's reducers would (timings merge, errors add)."""
+    """Apply an update as the graph would, with the state's reducers."""
     for key, value in update.items():
-        if key == "timings":
-            into["timings"] = {**(into.get("timings") or {}), **value}
-        elif key == "errors":
-            into["errors"] = [*(into.get("errors") or []), *value]
-        else:
-            into[key] = value
+        reducer = _REDUCERS.get(key)
+        into[key] = reducer(into[key], value) if reducer and key in into else value
 
 
-def _understand(validate_: Step, parse_: Step, normalize_: Step) -> Step:
-    """validate, then (for a report) parse and normalize: one superstep."""
-
-    async def run(state: TurnState) -> Update:
-        view: dict[str, Any] = dict(state)
-        out: Update = {}
-        for step in (validate_, parse_, normalize_):
-            update = await step(view)  # type: ignore[arg-type]
-            _merge(out, update)
-            _merge(view, update)
-            if _failed(view) or view.get("intent") in ("followup", "empty"):  # type: ignore[arg-type]
-                break
-        return out
-
-    return run
-
-
-def _answer(retrieve_: Step, recommend_: Step, respond_: Step, quality_: Step) -> Step:
-    """retrieve → recommend → respond → quality_check, again once when quality asks: one
-    superstep."""
+def _stage(
+    steps: tuple[Step, ...],
+    stop: Callable[[Mapping[str, Any]], bool] = lambda view: False,
+    again: Callable[[Mapping[str, Any]], bool] = lambda view: False,
+) -> Step:
+    """Run steps in order as one superstep: each sees the ones before it; a failed step or
+    `stop` ends the stage; `again` runs the steps once more (bounded by _MAX_ROUNDS)."""
 
     async def run(state: TurnState) -> Update:
         view: dict[str, Any] = dict(state)
         out: Update = {}
         for _ in range(_MAX_ROUNDS):
-            for step in (retrieve_, recommend_, respond_, quality_):
+            for step in steps:
                 update = await step(view)  # type: ignore[arg-type]
                 _merge(out, update)
                 _merge(view, update)
-                if _failed(view):  # type: ignore[arg-type]
+                if _failed(view) or stop(view):
                     return out
-            if not view.get("retry"):
+            if not again(view):
                 break
         return out
 
     return run
+
+
+def _understand(validate_: Step, parse_: Step, normalize_: Step) -> Step:
+    """validate, then (for a report) parse and normalize."""
+    return _stage(
+        (validate_, parse_, normalize_), stop=lambda view: view.get("intent") in _BRANCHES
+    )
+
+
+def _answer(retrieve_: Step, recommend_: Step, respond_: Step, quality_: Step) -> Step:
+    """retrieve → recommend → respond → quality_check, again once when quality asks."""
+    return _stage(
+        (retrieve_, recommend_, respond_, quality_), again=lambda view: bool(view.get("retry"))
+    )
 
 
 def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
@@ -170,7 +174,7 @@ def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
         if _failed(state):
             return "error_handler"
         intent = state.get("intent", "")
-        if intent in ("followup", "empty"):
+        if intent in _BRANCHES:
             return intent
         return "clarify" if needs_clarification(state) else "answer"
 
