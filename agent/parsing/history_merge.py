@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from adapters.domain import CatalogEntry
 from agent.parsing.history import FIELDS, HistoryModel
+from agent.parsing.terms import words
 from agent.parsing.textnorm import normalize
 
 if TYPE_CHECKING:
@@ -21,6 +22,8 @@ FILL_FLOOR = 0.15
 REFINE_FLOOR = 0.5
 # Overruling a catalog match takes a stronger word.
 OVERRULE_SUPPORT = 0.6
+# Filling a place or an urgency the text did not state takes a word this telling.
+PLACE_SUPPORT = 0.6
 
 
 def combine_history(
@@ -59,7 +62,7 @@ def combine_history(
         if not free:
             continue
         if current.code is None:
-            if ev.probability >= FILL_FLOOR:
+            if ev.probability >= FILL_FLOOR and _may_fill(field, ev.support):
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
@@ -84,6 +87,13 @@ def combine_history(
         if ev.support >= OVERRULE_SUPPORT and theirs > ours:
             odds = 1.0 / (1.0 + math.exp(ours - theirs))
             fields[field] = FieldValue(ev.code, odds, "history", beyond[0], ev.words)
+
+
+def _may_fill(field: str, support: float) -> bool:
+    """Where a job is, like how urgent it is, is said, not inferred from the machine: the
+    history names a place the text did not only on a word that alone makes it likely (the unit's
+    own nickname), never on "pump" because most pumps sit in one area."""
+    return field not in ("location", "priority") or support >= PLACE_SUPPORT
 
 
 def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[str, float]:
@@ -112,8 +122,14 @@ def _claimed(word: str, surfaces: list[str]) -> bool:
 
 
 def _within(word: str, surface: str) -> bool:
-    """Whether a history word is part of what the catalog matched (spaces ignored)."""
-    return bool(surface) and word.replace(" ", "") in surface.lower().replace(" ", "")
+    """Whether a history word is part of what the catalog matched (spaces ignored), as written
+    or as the morphemes the history reads ("급하" is inside "급한거 아님")."""
+    if not surface:
+        return False
+    if word.replace(" ", "") in surface.lower().replace(" ", ""):
+        return True
+    forms = {w for w, _, _ in words(normalize(surface))}
+    return all(part in forms for part in word.split())
 
 
 def _descends(

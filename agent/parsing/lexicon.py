@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from adapters.domain import CatalogEntry
+from agent.parsing.shorthand import location_shorthand
 from agent.parsing.textnorm import normalize
 
 
@@ -28,7 +29,15 @@ class Concept:
     phrases: tuple[str, ...]
 
 
-def _load() -> tuple[tuple[Concept, ...], dict[str, tuple[str, ...]]]:
+@dataclass(frozen=True)
+class _Table:
+    concepts: tuple[Concept, ...]
+    tag_prefixes: dict[str, tuple[str, ...]]
+    abbreviations: dict[str, tuple[str, ...]]
+    location_heads: tuple[str, ...]
+
+
+def _load() -> _Table:
     """The phrase table (lexicon.yaml beside this module): data, edited without touching code."""
     raw: dict[str, Any] = yaml.safe_load(
         resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8")
@@ -37,11 +46,17 @@ def _load() -> tuple[tuple[Concept, ...], dict[str, tuple[str, ...]]]:
         Concept(str(c["category"]), tuple(map(str, c["anchors"])), tuple(map(str, c["phrases"])))
         for c in raw["concepts"]
     )
-    prefixes = {str(k): tuple(map(str, v)) for k, v in raw["tag_prefixes"].items()}
-    return concepts, prefixes
+    return _Table(
+        concepts,
+        {str(k): tuple(map(str, v)) for k, v in raw["tag_prefixes"].items()},
+        {str(k): tuple(map(str, v)) for k, v in raw["abbreviations"].items()},
+        tuple(map(str, raw["location_heads"])),
+    )
 
 
-CONCEPTS, TAG_PREFIXES = _load()
+_TABLE = _load()
+CONCEPTS = _TABLE.concepts
+TAG_PREFIXES = _TABLE.tag_prefixes
 
 
 def _forms(entry: CatalogEntry) -> set[str]:
@@ -84,6 +99,12 @@ def extra_forms(entries: Iterable[CatalogEntry]) -> Iterator[tuple[CatalogEntry,
                 continue
             taken[key] = entry.code
             yield entry, phrase
+    # Shorthand of the catalog's own place names may name several codes ("building a" in every
+    # plant): the place named beside it settles which, as for the catalog's own "A동".
+    for entry, form in location_shorthand(entries, _TABLE.abbreviations, _TABLE.location_heads):
+        owner = taken.get(("location", form))
+        if owner is None or owner == entry.code:
+            yield entry, form
 
 
 def tag_equipment(tag: str, entries: Iterable[CatalogEntry]) -> CatalogEntry | None:

@@ -29,21 +29,21 @@ def _history() -> HistoryModel:
     said = [
         ("strainer gunked up again at the tank", "E-TNK", "F-PLG", "ZA"),
         ("pump inlet gunked up", "E-PMP", "F-PLG", "ZA"),
-        ("valve u/s need new one", "E-VLV", "F-BRK", "ZB"),
-        ("motor u/s tripped hard", "E-MTR", "F-BRK", "ZB"),
+        ("valve kaputt need new one", "E-VLV", "F-BRK", "ZB"),
+        ("motor kaputt tripped hard", "E-MTR", "F-BRK", "ZB"),
         ("pump running hot n smelly", "E-PMP", "F-HOT", "ZA"),
         ("motor running hot", "E-MTR", "F-HOT", "ZB"),
         ("tank dripping everywhere", "E-TNK", "F-LEK", "ZB"),
         ("pump dripping at seal", "E-PMP", "F-LEK", "ZA"),
         ("rfn area pump dripping", "E-PMP", "F-LEK", "ZA"),
         ("shipping dock valve dripping", "E-VLV", "F-LEK", "ZB"),
-        ("rfn sensor u/s", "E-SNS", "F-BRK", "ZA"),
+        ("rfn sensor kaputt", "E-SNS", "F-BRK", "ZA"),
         ("dock motor gunked up", "E-MTR", "F-PLG", "ZB"),
         ("rfn motor running hot", "E-MTR", "F-HOT", "ZA"),
-        ("dock tank u/s", "E-TNK", "F-BRK", "ZB"),
+        ("dock tank kaputt", "E-TNK", "F-BRK", "ZB"),
         ("rfn valve gunked up", "E-VLV", "F-PLG", "ZA"),
         ("yard tank running hot", "E-TNK", "F-HOT", "ZC"),
-        ("yard pump u/s", "E-PMP", "F-BRK", "ZC"),
+        ("yard pump kaputt", "E-PMP", "F-BRK", "ZC"),
         ("yard valve dripping", "E-VLV", "F-LEK", "ZC"),
         ("yard sensor gunked up", "E-SNS", "F-PLG", "ZC"),
     ]
@@ -58,7 +58,7 @@ def _history() -> HistoryModel:
 def test_history_teaches_shorthand_the_catalog_does_not_name() -> None:
     plain = CatalogParser(ENTRIES)
     taught = CatalogParser(ENTRIES, history=_history())
-    for text, code in (("valve gunked up", "F-PLG"), ("sensor u/s", "F-BRK")):
+    for text, code in (("valve gunked up", "F-PLG"), ("sensor kaputt", "F-BRK")):
         assert plain.parse(text).code("failure_mode") is None
         got = taught.parse(text).fields["failure_mode"]
         assert got.code == code, text

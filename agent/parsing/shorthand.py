@@ -1,0 +1,96 @@
+"""How people shorten a catalog's own location names, derived from the names alone.
+
+A names-only catalog says "Plant 1 Utility Building" and "1공장 유틸리티동"; technicians write
+"P1 utility", "util bldg" and "1공 유틸동". From the catalog's structure (a child's name that
+starts with its parent's) and the abbreviation table of lexicon.yaml, every location gets its
+remainder ("utility building": the same words in every plant, settled by the plant named beside
+it), its common abbreviations, and the remainder without a generic head noun ("utility"). Nothing
+here knows a plant: it reads the names it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+from adapters.domain import CatalogEntry
+from agent.parsing.textnorm import is_hangul, normalize
+
+
+def _swap(form: str, long: str, short: str) -> str | None:
+    """The form with one abbreviation applied, or None when it does not occur."""
+    if is_hangul(long):
+        if long not in form:
+            return None
+        out = form.replace(long, short)
+    else:
+        pattern = rf"(?<![a-z0-9]){re.escape(long)}(?![a-z])"
+        if not re.search(pattern, form):
+            return None
+        out = re.sub(pattern, short, form)
+    out = " ".join(out.split())
+    # A lone Hangul syllable is no name ("공장" -> "공"); "4공" is.
+    if any(is_hangul(tok) and len(tok) < 2 for tok in out.split()):
+        return None
+    return out
+
+
+def _variants(form: str, abbreviations: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """The form with each abbreviation applied, one at a time and all together."""
+    out = {form}
+    for long, shorts in abbreviations.items():
+        for variant in list(out):
+            for short in shorts:
+                swapped = _swap(variant, long, short)
+                if swapped:
+                    out.add(swapped)
+    return out
+
+
+def _remainders(entry: CatalogEntry, parent: CatalogEntry | None) -> set[str]:
+    if parent is None:
+        return set()
+    out: set[str] = set()
+    for name in (entry.name_ko, entry.name_en):
+        n = normalize(name)
+        for p in (normalize(parent.name_ko), normalize(parent.name_en)):
+            if p and n.startswith(p + " ") and len(n) > len(p) + 1:
+                out.add(n[len(p) + 1 :])
+    return out
+
+
+def _headless(form: str, heads: frozenset[str], taken: set[str]) -> str | None:
+    """'utility building' -> 'utility': only when what is left names nothing else."""
+    words = form.split()
+    if len(words) < 2 or words[-1] not in heads:
+        return None
+    rest = " ".join(words[:-1])
+    if len(rest) < 4 or rest in taken or rest.isdigit():
+        return None
+    return rest
+
+
+def location_shorthand(
+    entries: Iterable[CatalogEntry],
+    abbreviations: Mapping[str, tuple[str, ...]],
+    heads: Iterable[str],
+) -> Iterator[tuple[CatalogEntry, str]]:
+    """(location, form) pairs: remainders, abbreviations and head-less remainders."""
+    entries = list(entries)
+    by_code = {e.code: e for e in entries if e.category == "location"}
+    # Any name of any category: a head-less remainder that is also an equipment name
+    # ("compressor room" -> "compressor") would read a machine as a place.
+    names = {normalize(f) for e in entries for f in e.surface_forms()}
+    head_set = frozenset(normalize(h) for h in heads)
+    for entry in by_code.values():
+        own = {normalize(entry.name_ko), normalize(entry.name_en)} - {""}
+        rest = _remainders(entry, by_code.get(entry.parent or ""))
+        forms: set[str] = set()
+        for form in own | rest:
+            forms |= _variants(form, abbreviations)
+        for form in list(rest):
+            headless = _headless(form, head_set, names)
+            if headless:
+                forms |= _variants(headless, abbreviations)
+        for form in sorted(forms - own):
+            yield entry, form

@@ -1,0 +1,68 @@
+"""Shorthand of a names-only catalog's places, and what the history may not decide for the text."""
+
+from __future__ import annotations
+
+from adapters.domain import CatalogEntry
+from agent.parsing.history import Example, HistoryModel
+from agent.parsing.history_merge import _within
+from agent.parsing.parser import CatalogParser
+
+# Names only, invented plant: nothing in the lexicon names these places.
+ENTRIES = [
+    CatalogEntry("location", "K7", "7공장", "Plant 7"),
+    CatalogEntry("location", "K7-UT", "7공장 유틸리티동", "Plant 7 Utility Building", parent="K7"),
+    CatalogEntry("location", "K7-C", "7공장 C동", "Plant 7 Building C", parent="K7"),
+    CatalogEntry("location", "K8", "8공장", "Plant 8"),
+    CatalogEntry("location", "K8-UT", "8공장 유틸리티동", "Plant 8 Utility Building", parent="K8"),
+    CatalogEntry("location", "K8-C", "8공장 C동", "Plant 8 Building C", parent="K8"),
+    CatalogEntry("location", "K8-CR", "8공장 압축기실", "Plant 8 Compressor Room", parent="K8"),
+    CatalogEntry("equipment", "Q-PMP", "펌프", "Pump"),
+    CatalogEntry("equipment", "Q-CMP", "압축기", "Compressor"),
+    CatalogEntry("failure_mode", "X-LEK", "외부 누설", "External leakage"),
+    CatalogEntry("priority", "1", "긴급", "Emergency"),
+    CatalogEntry("priority", "4", "낮음", "Low"),
+]
+
+
+def test_shortened_place_names_resolve_to_the_plant_named_beside_them() -> None:
+    parser = CatalogParser(ENTRIES)
+    cases = {
+        "P8 util bldg pump leaking": "K8-UT",
+        "plant 7 utility - pump leak": "K7-UT",
+        "8공 유틸동 펌프 누유": "K8-UT",
+        "7공 C동 펌프 누유": "K7-C",
+        "p7 bldg c pump dripping": "K7-C",
+    }
+    for text, code in cases.items():
+        assert parser.parse(text).code("location") == code, text
+
+
+def test_a_head_noun_is_not_dropped_when_what_is_left_names_a_machine() -> None:
+    parser = CatalogParser(ENTRIES)
+    result = parser.parse("plant 8 compressor leaking")
+    # "compressor" is the machine here, not the compressor room.
+    assert result.code("equipment") == "Q-CMP"
+    assert result.code("location") == "K8"
+
+
+def test_a_history_word_read_inside_what_the_catalog_matched_is_not_new_evidence() -> None:
+    # "급하" is how the history reads the "급한" of "급한거 아님": not a word beyond the
+    # catalog's own (negated) match, so it may not overrule it.
+    assert _within("급하", "급한거 아님")
+    assert _within("pump", "pump seal")
+    assert not _within("급하", "펌프")
+
+
+def test_the_history_does_not_place_a_job_on_a_machine_word_alone() -> None:
+    history = HistoryModel()
+    # "pump" leans to K8-UT (9 of 16: P(place | pump) ≈ 0.57) without naming it: a machine
+    # word, not a place's name.
+    said = [("pump leaking", "K8-UT")] * 9 + [("pump leaking", "K7-C")] * 7
+    said += [("compressor leaking", loc) for loc in ("K7-C", "K7-UT", "K8-C") for _ in range(8)]
+    history.add(
+        Example(t, {"equipment": "Q-PMP", "failure_mode": "X-LEK", "location": loc})
+        for t, loc in said
+    )
+    taught = CatalogParser(ENTRIES, history=history)
+    # Most pumps in this history sat in one place; this text names none.
+    assert taught.parse("pump leaking").code("location") is None
