@@ -13,7 +13,7 @@ from evaluation.datasets import load_parse_gold, load_retrieval_gold
 if TYPE_CHECKING:
     from evaluation.runner import Evaluator
 
-DEV_NOTE = "dev (in-sample: written after the lexicon and ranker)"
+DEV_NOTE = "dev (in-sample: tuned on)"
 TEST_NOTE = "test (held out: written blind, never tuned on)"
 
 
