@@ -22,6 +22,9 @@ FILL_FLOOR = 0.15
 REFINE_FLOOR = 0.5
 # Overruling a catalog match takes a stronger word.
 OVERRULE_SUPPORT = 0.6
+# Naive Bayes counts correlated words ("close", "to close") as independent witnesses, so its
+# odds against the catalog's code run to millions to one; no history says more than this.
+NB_FLOOR = 0.01
 # Filling a place or an urgency the text did not state takes a word this telling.
 PLACE_SUPPORT = 0.6
 
@@ -83,7 +86,7 @@ def combine_history(
         bonus = math.log(a * max(1, len(posterior) - 1) / (1.0 - a)) * current.confidence
         floor = min(posterior.values()) * 0.5
         theirs = math.log(ev.probability)
-        ours = math.log(posterior.get(current.code, floor)) + bonus
+        ours = math.log(max(posterior.get(current.code, floor), NB_FLOOR)) + bonus
         if ev.support >= OVERRULE_SUPPORT and theirs > ours:
             odds = 1.0 / (1.0 + math.exp(ours - theirs))
             fields[field] = FieldValue(ev.code, odds, "history", beyond[0], ev.words)

@@ -66,3 +66,37 @@ def test_the_history_does_not_place_a_job_on_a_machine_word_alone() -> None:
     taught = CatalogParser(ENTRIES, history=history)
     # Most pumps in this history sat in one place; this text names none.
     assert taught.parse("pump leaking").code("location") is None
+
+
+_OTHER = (
+    ("X-NOI", "noise"),
+    ("X-VIB", "vibration"),
+    ("X-HOT", "overheating"),
+    ("X-PLG", "plugged"),
+)
+
+
+def test_correlated_history_words_do_not_outvote_a_reliable_catalog_read() -> None:
+    entries = [
+        CatalogEntry("equipment", "Q-VLV", "밸브", "Valve"),
+        CatalogEntry("failure_mode", "X-FTC", "닫힘 실패", "Fail to close"),
+        CatalogEntry("failure_mode", "X-DOP", "동작 지연", "Delayed operation"),
+        CatalogEntry("failure_mode", "X-LEK", "외부 누설", "External leakage"),
+        CatalogEntry("failure_mode", "X-NOI", "소음", "Noise"),
+        CatalogEntry("failure_mode", "X-VIB", "진동", "Vibration"),
+        CatalogEntry("failure_mode", "X-HOT", "과열", "Overheating"),
+        CatalogEntry("failure_mode", "X-PLG", "막힘", "Plugged"),
+    ]
+    # The catalog reads every one of these as its coder did; "to close" only ever came with a
+    # failure to close, so naive Bayes alone would bet millions to one on it.
+    said = [(f"valve {n} fail to close", "X-FTC") for n in range(20)]
+    said += [(f"valve {n} delayed operation", "X-DOP") for n in range(20)]
+    said += [(f"valve {n} external leakage", "X-LEK") for n in range(20)]
+    said += [(f"valve {n} {name}", code) for code, name in _OTHER for n in range(20)]
+    history = HistoryModel()
+    history.add(
+        Example(t, {"equipment": "Q-VLV", "failure_mode": f, "location": None}) for t, f in said
+    )
+    taught = CatalogParser(entries, history=history)
+    # The lexicon reads "takes" as delayed operation; "to close" is the history's only word.
+    assert taught.parse("valve takes 30 s to close").code("failure_mode") == "X-DOP"
