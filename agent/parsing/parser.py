@@ -265,10 +265,15 @@ def _record(result: ParseResult) -> None:
 
 
 def _is_level(norm: str, group: Sequence[Match]) -> bool:
-    """A one-word priority match that reads as a measured level ("vib high")."""
+    """A priority match that is no urgency: a measured level ("vib high"), an inflection of a
+    priority word or the first half of a hyphenated name."""
     m = group[0]
     if any(g.entry.category != "priority" for g in group):
         return False
+    # Urgency is said in set words: "normally" is not "normal", and "high-bay lights" or a
+    # "low-voltage panel" name a thing, not how soon to come.
+    if all(g.method == "stem" for g in group) or norm[m.end : m.end + 1] == "-":
+        return True
     if not _LEVEL_WORD.match(m.surface.strip()):
         return False
     return bool(_LEVEL_BEFORE.search(norm[: m.start]) or _LEVEL_AFTER.search(norm[m.end :]))

@@ -1,4 +1,4 @@
-"""Shorthand of a names-only catalog's places, and what the history may not decide for the text."""
+"""Parsing a names-only catalog: place shorthand, history limits, what is and is not urgency."""
 
 from __future__ import annotations
 
@@ -100,3 +100,16 @@ def test_correlated_history_words_do_not_outvote_a_reliable_catalog_read() -> No
     taught = CatalogParser(entries, history=history)
     # The lexicon reads "takes" as delayed operation; "to close" is the history's only word.
     assert taught.parse("valve takes 30 s to close").code("failure_mode") == "X-DOP"
+
+
+def test_inflected_or_hyphenated_priority_words_are_not_urgency() -> None:
+    entries = [
+        CatalogEntry("equipment", "Q-PMP", "펌프", "Pump"),
+        CatalogEntry("priority", "2", "높음", "High"),
+        CatalogEntry("priority", "3", "보통", "Normal"),
+    ]
+    parser = CatalogParser(entries)
+    assert parser.parse("pump at 2 bar, normally 4").code("priority") is None
+    assert parser.parse("high-bay pump dead").code("priority") is None
+    assert parser.parse("pump dead, normal").code("priority") == "3"
+    assert parser.parse("pump dead, high").code("priority") == "2"
