@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adapters.sql.engine import autocommit
 from adapters.sql.models import ThreadCardRow
 from adapters.sql.repository import utcnow
 
@@ -94,15 +95,15 @@ class CardStore:
             )
             .returning(old.c.answer_id, old.c.message_id, old.c.response)
         )
-        with self.engine.begin() as connection:
+        with autocommit(self.engine) as connection:
             row = connection.execute(statement).first()
         return None if row is None else StoredCard(row[0], row[1], row[2])
 
     def posted(self, thread: str, answer_id: str, message_id: str) -> bool:
         """The message the thread's current card was posted as; False when another card
         replaced it meanwhile (then nobody knew its message to close it)."""
-        with Session(self.engine) as s, s.begin():
-            result = s.execute(
+        with autocommit(self.engine) as connection:
+            result = connection.execute(
                 update(ThreadCardRow)
                 .where(ThreadCardRow.thread_id == thread, ThreadCardRow.answer_id == answer_id)
                 .values(message_id=message_id)
@@ -111,11 +112,14 @@ class CardStore:
 
     def latest(self, thread: str) -> StoredCard | None:
         """The thread's latest card."""
-        with Session(self.engine) as s:
-            row = s.execute(
-                select(ThreadCardRow).where(ThreadCardRow.thread_id == thread)
-            ).scalar_one_or_none()
-            return None if row is None else StoredCard(row.answer_id, row.message_id, row.response)
+        cards = ThreadCardRow
+        with autocommit(self.engine) as connection:
+            row = connection.execute(
+                select(cards.answer_id, cards.message_id, cards.response).where(
+                    cards.thread_id == thread
+                )
+            ).first()
+            return None if row is None else StoredCard(row[0], row[1], row[2])
 
     def forget_before(self, cutoff: datetime) -> int:
         """Drop the cards of threads quiet since before `cutoff`."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from adapters.domain import Notification
 from adapters.sql import lifecycle_queries as lq
 from adapters.sql import queries as q
+from adapters.sql.engine import read_session
 from adapters.sql.models import CmmsOutboxRow, NotificationRow
 
 STATUSES = ("open", "in_progress", "closed")
@@ -215,7 +216,7 @@ class LifecycleMixin:
 
     def lifecycle_record(self, itemno: str) -> NotificationRecord | None:
         """One notification with its lifecycle fields."""
-        with Session(self.engine) as conn:
+        with read_session(self.engine) as conn:
             row = conn.execute(lq.select_notification(itemno)).scalar()
             return _record(row) if row is not None else None
 
@@ -225,7 +226,7 @@ class LifecycleMixin:
         """Not-closed notifications on the same machine filed since a time, newest first."""
         if not tag and not equipment:
             return []
-        with Session(self.engine) as conn:
+        with read_session(self.engine) as conn:
             rows = conn.execute(
                 lq.select_open_on_equipment(equipment or "", location, tag, since)
             ).scalars()
@@ -233,13 +234,13 @@ class LifecycleMixin:
 
     def open_in_thread(self, thread_id: str) -> NotificationRecord | None:
         """The newest not-closed notification of a conversation."""
-        with Session(self.engine) as conn:
+        with read_session(self.engine) as conn:
             row = conn.execute(lq.select_open_in_thread(thread_id)).scalar()
             return _record(row) if row is not None else None
 
     def filed_for_answer(self, answer_id: str) -> NotificationRecord | None:
         """The notification filed from an answer, if any."""
-        with Session(self.engine) as conn:
+        with read_session(self.engine) as conn:
             row = conn.execute(lq.select_by_answer(answer_id)).scalar()
             return _record(row) if row is not None else None
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from adapters.domain import CatalogEntry, Notification
 from adapters.sql import queries as q
-from adapters.sql.engine import make_engine
+from adapters.sql.engine import autocommit, make_engine
 from adapters.sql.lifecycle import LifecycleMixin
 from adapters.sql.models import Base, EvaluationRunRow, NotificationRow
 
@@ -78,7 +78,7 @@ class _ThreadsMixin:
         now = utcnow()
         upsert = q.upsert_thread_active(self.engine.dialect.name, thread_id, now)
         if upsert is not None:
-            with self.engine.begin() as connection:
+            with autocommit(self.engine) as connection:
                 connection.execute(upsert)
             return
         with Session(self.engine) as conn, conn.begin():
@@ -302,7 +302,7 @@ class Repository(_ThreadsMixin, LifecycleMixin):
         }
         upsert = q.upsert_feedback(self.engine.dialect.name, row)
         if upsert is not None:
-            with self.engine.begin() as connection:
+            with autocommit(self.engine) as connection:
                 return connection.execute(upsert).first() is not None
         with Session(self.engine) as conn, conn.begin():
             known = conn.execute(
@@ -480,8 +480,8 @@ class Repository(_ThreadsMixin, LifecycleMixin):
     def claim_event(self, key: str) -> bool:
         """True the first time a delivery key is seen, False for a redelivery."""
         try:
-            with Session(self.engine) as conn, conn.begin():
-                conn.execute(
+            with autocommit(self.engine) as connection:
+                connection.execute(
                     q.insert_processed_event(), {"event_key": key[:300], "created_at": utcnow()}
                 )
             return True

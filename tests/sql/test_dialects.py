@@ -89,7 +89,10 @@ def test_azure_sql_engine_uses_fast_executemany_pre_ping_and_recycle() -> None:
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
 
 
-def test_postgres_engine_pools_with_pre_ping() -> None:
+def test_postgres_engine_checks_liveness_at_checkout_and_recycles() -> None:
     engine = make_engine("postgresql+psycopg://u:p@127.0.0.1/db", pool_size=3, recycle=600)
-    assert engine.pool._pre_ping is True  # type: ignore[attr-defined]
+    # The pool's own ping is replaced by adapters/sql/liveness.py's checkout check
+    # (tests/sql/test_liveness.py runs it against the real server).
+    assert engine.pool._pre_ping is False  # type: ignore[attr-defined]
+    assert len(engine.pool.dispatch.checkout) == 1
     assert engine.pool._recycle == 600  # type: ignore[attr-defined]
