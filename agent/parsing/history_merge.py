@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING
 
+from kiwipiepy import Kiwi
+
 from adapters.domain import CatalogEntry
 from agent.parsing.history import FIELDS, HistoryModel
 from agent.parsing.terms import words
@@ -61,7 +63,7 @@ def combine_history(
         current = fields[field]
         posterior = {c: p for c, p in ev.posterior.items() if (field, c) in by_key}
         others = [surface for f, surface in claimed.items() if f != field]
-        free = [w for w in ev.words if not _claimed(w, others)]
+        free = [w for w in ev.words if not _claimed(w, others, history.kiwi)]
         if not free:
             continue
         if current.code is None:
@@ -69,7 +71,7 @@ def combine_history(
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
-        beyond = [w for w in free if not _within(w, current.surface)]
+        beyond = [w for w in free if not _within(w, current.surface, history.kiwi)]
         if ev.code == current.code or not beyond:
             agree = posterior.get(current.code, 0.0)
             confidence = 1.0 - (1.0 - current.confidence) * (1.0 - agree)
@@ -118,20 +120,21 @@ def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[st
     return {f: hits[f] / seen[f] for f in FIELDS}
 
 
-def _claimed(word: str, surfaces: list[str]) -> bool:
+def _claimed(word: str, surfaces: list[str], kiwi: Kiwi | None = None) -> bool:
     """Whether every part of a history term ("압축기 과열") is something the catalog read for
     another field."""
-    return all(any(_within(part, o) for o in surfaces) for part in word.split())
+    return all(any(_within(part, o, kiwi) for o in surfaces) for part in word.split())
 
 
-def _within(word: str, surface: str) -> bool:
+def _within(word: str, surface: str, kiwi: Kiwi | None = None) -> bool:
     """Whether a history word is part of what the catalog matched (spaces ignored), as written
-    or as the morphemes the history reads ("급하" is inside "급한거 아님")."""
+    or as the morphemes the history reads ("급하" is inside "급한거 아님"). `kiwi` is the
+    history's own model: without it a second model (~250 MB) would be loaded."""
     if not surface:
         return False
     if word.replace(" ", "") in surface.lower().replace(" ", ""):
         return True
-    forms = {w for w, _, _ in words(normalize(surface))}
+    forms = {w for w, _, _ in words(normalize(surface), kiwi)}
     return all(part in forms for part in word.split())
 
 

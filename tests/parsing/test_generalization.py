@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.domain import CatalogEntry
 from agent.parsing.history import Example, HistoryModel
 from agent.parsing.history_merge import _within
@@ -113,3 +115,23 @@ def test_inflected_or_hyphenated_priority_words_are_not_urgency() -> None:
     assert parser.parse("high-bay pump dead").code("priority") is None
     assert parser.parse("pump dead, normal").code("priority") == "3"
     assert parser.parse("pump dead, high").code("priority") == "2"
+
+
+def test_the_history_reads_the_catalogs_words_with_its_own_kiwi(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adapters.text.tokenizer import catalog_kiwi
+    from agent.parsing import terms
+
+    history = HistoryModel(catalog_kiwi(ENTRIES))
+    said = [(f"펌프 급한 {n}", "1") for n in range(12)] + [
+        (f"펌프 점검 {n}", "4") for n in range(12)
+    ]
+    history.add(Example(t, {"equipment": "Q-PMP", "priority": p}) for t, p in said)
+    taught = CatalogParser(ENTRIES, history=history)
+
+    def second_model() -> None:
+        raise AssertionError("a second Kiwi model (~250 MB per process) was loaded")
+
+    monkeypatch.setattr(terms, "_kiwi", second_model)
+    assert taught.parse("7공장 펌프 누유 급한거 아님").code("priority") == "4"
