@@ -148,6 +148,29 @@ async def test_gateway_errors_and_retry_after_are_retried_then_answered(connecto
 
 
 @pytest.mark.asyncio
+async def test_retries_back_off_exponentially_or_as_the_service_asks(connector: Served) -> None:
+    stub, base = connector
+    answers = [
+        web.Response(status=503),
+        web.Response(status=502),
+        web.Response(status=503, headers={"Retry-After": "2"}),
+        web.json_response({"id": "ok"}),
+    ]
+    stub.answer = lambda n: answers.pop(0)
+    pool = ConnectorPool(PooledSender(timeout=5.0, backoff=0.5, retries=3))
+    waits: list[float] = []
+
+    async def note(seconds: float) -> None:
+        waits.append(seconds)
+
+    pool.sender.sleep = note
+    result = await _reply(PooledConnectorFactory(_Inner(_Token()), pool), base)
+    await pool.aclose()
+    assert result.id == "ok" and not answers
+    assert waits == [0.5, 1.0, 2.0]  # 0.5 * 2**n, then the Retry-After
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize("status", [400, 403, 429, 500, 501])
 async def test_other_errors_are_not_retried_and_reach_botbuilder(
     connector: Served, status: int
