@@ -84,22 +84,26 @@ def _retry_after(answer: _Answer) -> float | None:
         return max(0.0, when.timestamp() - time.time())
 
 
-class _Backoff(wait_base):
-    """Exponential backoff as urllib3 did it (0.8 s factor), or the server's Retry-After.
-    `done` attempts were made before tenacity's first (the first attempt runs without it)."""
+def _pause(answer: _Answer | None, attempt: int, factor: float) -> float:
+    """The wait after attempt `attempt` (1 = the first): the server's Retry-After when its
+    answer gave one, else exponential backoff as urllib3 did it (0.8 s factor); capped."""
+    after = _retry_after(answer) if answer is not None else None
+    if after is not None:
+        return min(after, MAX_RETRY_AFTER)
+    return float(min(MAX_RETRY_AFTER, factor * 2 ** (attempt - 1)))
 
-    def __init__(self, factor: float, done: int = 0) -> None:
+
+class _Backoff(wait_base):
+    """`_pause` for tenacity's attempts, which come after `done` made without it."""
+
+    def __init__(self, factor: float, done: int) -> None:
         self._factor = factor
         self._done = done
 
     def __call__(self, retry_state: RetryCallState) -> float:
         outcome = retry_state.outcome
-        if outcome is not None and not outcome.failed:
-            after = _retry_after(outcome.result())
-            if after is not None:
-                return min(after, MAX_RETRY_AFTER)
-        attempt = retry_state.attempt_number + self._done
-        return float(min(MAX_RETRY_AFTER, self._factor * 2 ** (attempt - 1)))
+        answer = outcome.result() if outcome is not None and not outcome.failed else None
+        return _pause(answer, retry_state.attempt_number + self._done, self._factor)
 
 
 def _last_outcome(state: RetryCallState) -> _Answer:
@@ -201,17 +205,12 @@ class PooledSender(AsyncHTTPSender[Any, Any]):
             retry_error_callback=_last_outcome,
             sleep=self.sleep,
         )
-        await self._wait_first(answer)
+        # The pause tenacity would have made before its second attempt.
+        first = _pause(answer, 1, self._backoff)
+        if first > 0:
+            await self.sleep(first)
         final: _Answer = await retrying(self._once, http_request)
         return Response(request, _AioResponse(http_request, final))
-
-    async def _wait_first(self, answer: _Answer | None) -> None:
-        """The pause after the first attempt, as tenacity would have made it before its
-        second: Retry-After when the answer gave one, else the first backoff step."""
-        after = _retry_after(answer) if answer is not None else None
-        wait = min(after, MAX_RETRY_AFTER) if after is not None else self._backoff
-        if wait > 0:
-            await self.sleep(wait)
 
 
 class BearerPolicy(SansIOHTTPPolicy[Any, Any]):
