@@ -120,16 +120,16 @@ def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[st
     return {f: hits[f] / seen[f] for f in FIELDS}
 
 
-def _claimed(word: str, surfaces: list[str], kiwi: Kiwi | None = None) -> bool:
+def _claimed(word: str, surfaces: list[str], kiwi: Kiwi | None) -> bool:
     """Whether every part of a history term ("압축기 과열") is something the catalog read for
     another field."""
     return all(any(_within(part, o, kiwi) for o in surfaces) for part in word.split())
 
 
-def _within(word: str, surface: str, kiwi: Kiwi | None = None) -> bool:
+def _within(word: str, surface: str, kiwi: Kiwi | None) -> bool:
     """Whether a history word is part of what the catalog matched (spaces ignored), as written
     or as the morphemes the history reads ("급하" is inside "급한거 아님"). `kiwi` is the
-    history's own model: without it a second model (~250 MB) would be loaded."""
+    history's own model (required: a forgotten one loads a second model, ~250 MB)."""
     if not surface:
         return False
     if word.replace(" ", "") in surface.lower().replace(" ", ""):

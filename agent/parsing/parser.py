@@ -114,7 +114,7 @@ class CatalogParser:
         self, text: str, norm: str, teach: bool = True
     ) -> tuple[ParseResult, list[list[Match]]]:
         """Catalog and lexicon matching, span selection and field resolution."""
-        selected = [g for g in _select_spans(self.matcher.find(norm)) if not _is_level(norm, g)]
+        selected = [g for g in _select_spans(self.matcher.find(norm)) if not _no_urgency(norm, g)]
         fields: dict[str, FieldValue] = {}
         context: tuple[str, ...] = ()
         for category in CATEGORIES:
@@ -264,7 +264,7 @@ def _record(result: ParseResult) -> None:
     ]
 
 
-def _is_level(norm: str, group: Sequence[Match]) -> bool:
+def _no_urgency(norm: str, group: Sequence[Match]) -> bool:
     """A priority match that is no urgency: a measured level ("vib high"), an inflection of a
     priority word or the first half of a hyphenated name."""
     m = group[0]

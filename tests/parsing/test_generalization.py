@@ -50,9 +50,9 @@ def test_a_head_noun_is_not_dropped_when_what_is_left_names_a_machine() -> None:
 def test_a_history_word_read_inside_what_the_catalog_matched_is_not_new_evidence() -> None:
     # "급하" is how the history reads the "급한" of "급한거 아님": not a word beyond the
     # catalog's own (negated) match, so it may not overrule it.
-    assert _within("급하", "급한거 아님")
-    assert _within("pump", "pump seal")
-    assert not _within("급하", "펌프")
+    assert _within("급하", "급한거 아님", None)
+    assert _within("pump", "pump seal", None)
+    assert not _within("급하", "펌프", None)
 
 
 def test_the_history_does_not_place_a_job_on_a_machine_word_alone() -> None:
