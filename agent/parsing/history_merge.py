@@ -71,7 +71,10 @@ def combine_history(
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
-        beyond = [w for w in free if not _within(w, current.surface, history.kiwi)]
+        # Words beyond what the catalog read, for this field or another: "pump leaking" is the
+        # equipment's "pump" and the failure mode's "leaking", no sign of a kind of pump.
+        read = [*others, current.surface]
+        beyond = [w for w in free if not _claimed(w, read, history.kiwi)]
         if ev.code == current.code or not beyond:
             agree = posterior.get(current.code, 0.0)
             confidence = 1.0 - (1.0 - current.confidence) * (1.0 - agree)

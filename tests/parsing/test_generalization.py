@@ -135,3 +135,26 @@ def test_the_history_reads_the_catalogs_words_with_its_own_kiwi(
 
     monkeypatch.setattr(terms, "_kiwi", second_model)
     assert taught.parse("7공장 펌프 누유 급한거 아님").code("priority") == "4"
+
+
+def test_the_history_refines_a_machine_only_on_words_the_catalog_did_not_read() -> None:
+    entries = [
+        CatalogEntry("equipment", "Q-PMP", "펌프", "Pump"),
+        CatalogEntry("equipment", "Q-PMP-DS", "약품 펌프", "Dosing pump", parent="Q-PMP"),
+        CatalogEntry("equipment", "Q-CMP", "압축기", "Compressor"),
+        CatalogEntry("failure_mode", "X-LEK", "누설", "Leaking"),
+        CatalogEntry("failure_mode", "X-HOT", "과열", "Overheating"),
+    ]
+    # Most leaking pumps in this history were dosing pumps, written "dp pump" in shorthand.
+    said = [(f"dp pump leaking {n}", "Q-PMP-DS", "X-LEK") for n in range(8)]
+    said += [(f"pump overheating {n}", "Q-PMP", "X-HOT") for n in range(10)]
+    said += [(f"compressor leaking {n}", "Q-CMP", "X-LEK") for n in range(10)]
+    history = HistoryModel()
+    history.add(
+        Example(t, {"equipment": e, "failure_mode": f, "location": None}) for t, e, f in said
+    )
+    taught = CatalogParser(entries, history=history)
+    # "pump" and "leaking" are both read by the catalog: nothing says which pump.
+    assert taught.parse("pump leaking").code("equipment") == "Q-PMP"
+    # "dp" is the history's own word for the kind of pump.
+    assert taught.parse("dp pump leaking").code("equipment") == "Q-PMP-DS"
