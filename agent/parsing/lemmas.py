@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from kiwipiepy import Kiwi
 
-_KEEP = ("NNG", "NNP", "NNB", "NR", "XR", "MAG", "MM", "SL", "SN", "SH", "VV", "VA")
+KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "XR", "MAG", "MM", "SL", "SN", "SH", "VV", "VA")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class LemmaText:
 
 
 @lru_cache(maxsize=1)
-def _kiwi() -> Kiwi:
+def plain_kiwi() -> Kiwi:
     # Without the typo and multi-word dictionaries: ~115 MB less per process, and the same
     # tokens on every gold and demo-history text (3,095 compared when this changed).
     return Kiwi(load_typo_dict=False, load_multi_dict=False)
@@ -39,9 +39,9 @@ def lemmatize(text: str, kiwi: Kiwi | None = None) -> LemmaText:
     parts: list[str] = []
     spans: list[tuple[int, int, int, int]] = []
     pos = 0
-    for tok in (kiwi or _kiwi()).tokenize(text):
+    for tok in (kiwi or plain_kiwi()).tokenize(text):
         tag = str(tok.tag).split("-")[0]
-        if tag not in _KEEP:
+        if tag not in KEEP_TAGS:
             continue
         form = tok.form + "다" if tag in ("VV", "VA") else tok.form
         if parts:

@@ -10,7 +10,7 @@ from kiwipiepy import Kiwi
 from rapidfuzz import fuzz, process
 
 from adapters.domain import CatalogEntry
-from agent.parsing.lemmas import lemmatize
+from agent.parsing.lemmas import KEEP_TAGS, lemmatize, plain_kiwi
 from agent.parsing.textnorm import (
     content_tokens,
     is_hangul,
@@ -18,6 +18,12 @@ from agent.parsing.textnorm import (
     normalize,
     stem_en,
 )
+
+# Morphemes a dictionary form keeps (agent/parsing/lemmas.py), and the grammar it may drop
+# (endings, particles, derivational suffixes, the copula, symbols) without changing the meaning.
+_KEPT = frozenset(KEEP_TAGS)
+_GRAMMAR = ("E", "J", "XSV", "XSA", "XSN", "VCP", "S")  # not Z_CODA: a split syllable
+_NEGATING = frozenset({"않", "못하", "말"})  # auxiliaries that turn a verb around
 
 # Between the words of a multi-word Korean form, technicians drop spaces or add a particle.
 # Possessive runs: two optional runs of spaces in a row would otherwise be tried in every split
@@ -88,6 +94,30 @@ def _pattern(form: str) -> re.Pattern[str]:
     return re.compile(left + body + right)
 
 
+def _key_index(forms: Sequence[_Form]) -> dict[str, list[int]]:
+    """Positions of forms by their first one or two letters (spaces removed)."""
+    index: dict[str, list[int]] = {}
+    for i, form in enumerate(forms):
+        index.setdefault(form.key, []).append(i)
+    return index
+
+
+def _present(index: dict[str, list[int]], forms: Sequence[_Form], compact: str) -> list[_Form]:
+    """The forms whose key occurs in the text, in their original order.
+
+    Looked up by the text's own letter pairs: a text of n letters costs 2n lookups, where
+    testing every form's key cost one substring search per form (3,000 forms with the lexicon,
+    the parser's largest cost before its first regular expression).
+    """
+    hits: set[int] = set(index.get("", ()))
+    for i in range(len(compact)):
+        for key in (compact[i], compact[i : i + 2]):
+            found = index.get(key)
+            if found is not None:
+                hits.update(found)
+    return [forms[i] for i in sorted(hits)]
+
+
 class CatalogMatcher:
     """All written forms of a catalog, compiled once, matched against normalized text."""
 
@@ -137,11 +167,13 @@ class CatalogMatcher:
             # The lexicon's words are general language: a little less sure than the plant's own.
             self._forms.append(_Form(entry, form, _pattern(form), compact[:2], "lexicon", 0.86))
             self._add_lemma_form(entry, form, "lexicon", 0.84)
+        self._form_keys = _key_index(self._forms)
+        self._lemma_keys = _key_index(self._lemma_forms)
         self._latin_keys = [form for form, _ in self._fuzzy_latin]
         self._ko_keys = [fj for _, fj, _ in self._fuzzy_ko]
 
     def _add_lemma_form(self, entry: CatalogEntry, form: str, method: str, score: float) -> None:
-        if not is_hangul(form):
+        if not is_hangul(form) or not self._lemma_keeps_meaning(form):
             return
         lemma = lemmatize(form, self._kiwi).text
         if lemma and lemma != form and len(lemma.replace(" ", "")) >= 2:
@@ -151,13 +183,29 @@ class CatalogMatcher:
                 )
             )
 
+    def _lemma_keeps_meaning(self, form: str) -> bool:
+        """Whether a form's dictionary form says what the form says: only grammar (endings,
+        particles, suffixes, an aspect auxiliary) may fall away. A dropped negation ('멈추지 않'
+        is not '멈추다'), prefix ('불안정' is not '안정'), misread fragment ('천천히 닫' is not
+        '천천히') or a negation cut off after its '-지' ('열리지' as in '열리지 않아') would
+        match words that mean something else, even the opposite."""
+        tokens = list((self._kiwi or plain_kiwi()).tokenize(form))
+        if tokens and tokens[-1].form == "지" and str(tokens[-1].tag).startswith("E"):
+            return False
+        for token in tokens:
+            tag = str(token.tag).split("-")[0]
+            if tag in _KEPT or tag.startswith(_GRAMMAR):
+                continue
+            if tag == "VX" and token.form not in _NEGATING:
+                continue  # '새고 있', '열려 있음': the state the verb names still holds
+            return False
+        return True
+
     def find(self, text: str) -> list[Match]:
         """Every exact, stemmed and fuzzy match in normalized text (overlaps included)."""
         compact = text.replace(" ", "")
         matches: list[Match] = []
-        for form in self._forms:
-            if form.key not in compact:
-                continue
+        for form in _present(self._form_keys, self._forms, compact):
             for m in form.pattern.finditer(text):
                 # Longer written forms are more specific, so they are a little more certain.
                 matches.append(
@@ -176,9 +224,7 @@ class CatalogMatcher:
         lemmas = lemmatize(text, self._kiwi)
         compact = lemmas.text.replace(" ", "")
         out: list[Match] = []
-        for form in self._lemma_forms:
-            if form.key not in compact:
-                continue
+        for form in _present(self._lemma_keys, self._lemma_forms, compact):
             for m in form.pattern.finditer(lemmas.text):
                 span = lemmas.source_span(m.start(), m.end())
                 if span is not None:

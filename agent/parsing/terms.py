@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from kiwipiepy import Kiwi
 
-from agent.parsing.lemmas import _kiwi
+from agent.parsing.lemmas import plain_kiwi
 from agent.parsing.textnorm import is_hangul, normalize
 
 # English shorthand keeps its inner marks: u/s, b4, won't, 100%.
@@ -27,7 +27,7 @@ def words(text: str, kiwi: Kiwi | None = None) -> tuple[tuple[str, int, int], ..
         out.append((m.group(0), m.start(), m.end()))
     if is_hangul(text):
         for run in _HANGUL_RUN.finditer(text):
-            for tok in (kiwi or _kiwi()).tokenize(run.group(0)):
+            for tok in (kiwi or plain_kiwi()).tokenize(run.group(0)):
                 tag = str(tok.tag).split("-")[0]
                 if tag in _KO_TAGS and tok.form not in _KO_SKIP:
                     start = run.start() + tok.start

@@ -121,7 +121,7 @@ def test_the_history_reads_the_catalogs_words_with_its_own_kiwi(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from adapters.text.tokenizer import catalog_kiwi
-    from agent.parsing import terms
+    from agent.parsing import lemmas, matcher, terms
 
     history = HistoryModel(catalog_kiwi(ENTRIES))
     said = [(f"펌프 급한 {n}", "1") for n in range(12)] + [
@@ -133,7 +133,8 @@ def test_the_history_reads_the_catalogs_words_with_its_own_kiwi(
     def second_model() -> None:
         raise AssertionError("a second Kiwi model (~250 MB per process) was loaded")
 
-    monkeypatch.setattr(terms, "_kiwi", second_model)
+    for module in (terms, lemmas, matcher):
+        monkeypatch.setattr(module, "plain_kiwi", second_model)
     assert taught.parse("7공장 펌프 누유 급한거 아님").code("priority") == "4"
 
 
@@ -158,3 +159,46 @@ def test_the_history_refines_a_machine_only_on_words_the_catalog_did_not_read() 
     assert taught.parse("pump leaking").code("equipment") == "Q-PMP"
     # "dp" is the history's own word for the kind of pump.
     assert taught.parse("dp pump leaking").code("equipment") == "Q-PMP-DS"
+
+
+# A valve's failure modes by name only; the lexicon brings the ways of saying them.
+VALVES = [
+    CatalogEntry("equipment", "Q-VLV", "밸브", "Valve"),
+    CatalogEntry("failure_mode", "X-FTO", "열림 실패", "Fail to open on demand"),
+    CatalogEntry("failure_mode", "X-FTC", "닫힘 실패", "Fail to close on demand"),
+    CatalogEntry("failure_mode", "X-STP", "정지 실패", "Fail to stop on demand"),
+]
+
+
+def test_a_phrase_is_not_matched_by_its_verb_once_its_negation_is_gone() -> None:
+    # '열리지 않' (does not open) has the dictionary form '열리다' (opens) once '않' falls away:
+    # that must not make every valve that opens fine a failure to open.
+    parser = CatalogParser(VALVES)
+    assert parser.parse("밸브 열리지 않음").code("failure_mode") == "X-FTO"
+    assert parser.parse("밸브 열리고 나서 압력 정상").code("failure_mode") != "X-FTO"
+    assert parser.parse("밸브 닫히고 나서 압력 정상").code("failure_mode") != "X-FTC"
+    assert parser.parse("펌프 멈추고 재기동함").code("failure_mode") is None
+
+
+def test_forms_are_found_by_their_letters_as_a_scan_of_every_form_finds_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.parsing import matcher as matching
+
+    parser = CatalogParser(ENTRIES + VALVES)
+    texts = [
+        "8공 유틸동 펌프 누유 긴급",
+        "P8 util bldg pump leaking, valve won't open",
+        "밸브 안 열림 7공장 C동",
+        "압축기실 압축기 소음 낮음",
+        "x",
+        "",
+    ]
+    indexed = [parser.matcher.find(t) for t in texts]
+
+    def scan(_index: object, forms: list[object], compact: str) -> list[object]:
+        return [f for f in forms if f.key in compact]  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(matching, "_present", scan)
+    assert [parser.matcher.find(t) for t in texts] == indexed
+    assert any(indexed)
