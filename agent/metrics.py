@@ -39,20 +39,30 @@ NODE_BASELINE = Gauge(
 class SlownessWatch:
     """Flags a node that runs 1.5x slower than its rolling median (a log line and a counter)."""
 
-    def __init__(self, window: int = 200, factor: float = 1.5, warmup: int = 20) -> None:
+    def __init__(
+        self, window: int = 200, factor: float = 1.5, warmup: int = 20, refresh: int = 10
+    ) -> None:
         self.window = window
         self.factor = factor
         self.warmup = warmup
+        # The median is re-taken every `refresh` observations, not on each: sorting the window
+        # for every node of every turn cost more than most nodes, and a median of 200 barely
+        # moves in 10.
+        self.refresh = refresh
         self._samples: dict[str, deque[float]] = {}
+        self._baseline: dict[str, tuple[float, int]] = {}  # median, observations since
 
     def observe(self, node: str, seconds: float) -> bool:
         """Record a duration; True when it was slow against the baseline."""
         samples = self._samples.setdefault(node, deque(maxlen=self.window))
         slow = False
         if len(samples) >= self.warmup:
-            ordered = sorted(samples)
-            baseline = ordered[len(ordered) // 2]
-            NODE_BASELINE.labels(node).set(baseline)
+            baseline, since = self._baseline.get(node, (0.0, self.refresh))
+            if since >= self.refresh:
+                ordered = sorted(samples)
+                baseline, since = ordered[len(ordered) // 2], 0
+                NODE_BASELINE.labels(node).set(baseline)
+            self._baseline[node] = (baseline, since + 1)
             # Sub-millisecond nodes jitter by more than 1.5x: only flag what a user could feel.
             if seconds > self.factor * baseline and seconds - baseline > 0.005:
                 slow = True

@@ -8,8 +8,11 @@ the parser's catalog by `field_options`, so a re-imported catalog shows on the n
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from cachetools import LRUCache
 
 from adapters.domain import CatalogEntry
 from bot.card_parts import Card
@@ -70,6 +73,31 @@ def _offered(
     return mine + [o for o in codes if o[0] != current][: limit - len(mine)]
 
 
+# A field's choice list as rendered, per (its codes, the parsed code where the list is cut,
+# language): every card and every thumb's re-render repeats it, and building its dicts was half
+# of rendering a card. Each entry holds its codes list, so a list replaced by a catalog import
+# can never be mistaken for its successor through a reused id().
+_RENDERED: LRUCache[tuple[int, str, int], tuple[object, list[dict[str, str]]]] = LRUCache(1024)
+_RENDERED_LOCK = threading.Lock()
+
+
+def _teams_choices(
+    options: FieldOptions, field: str, current: str | None, lang: int
+) -> list[dict[str, str]]:
+    """The ChoiceSet's choices for a field (shared between cards: never mutated)."""
+    codes = options.get(field) or ()
+    key = (id(codes), (current or "") if len(codes) > _TEAMS_MAX_OPTIONS else "", lang)
+    with _RENDERED_LOCK:
+        kept = _RENDERED.get(key)
+    if kept is not None and kept[0] is codes:
+        return kept[1]
+    offered = _offered(options, field, current, _TEAMS_MAX_OPTIONS)
+    rendered = [{"title": _name(c, ko, en, lang), "value": c} for c, ko, en in offered]
+    with _RENDERED_LOCK:
+        _RENDERED[key] = (codes, rendered)
+    return rendered
+
+
 def _lang(response: Mapping[str, Any]) -> int:
     return 1 if response.get("lang") == "en" else 0
 
@@ -127,8 +155,8 @@ def teams_field_controls(
     inputs: list[dict[str, Any]] = []
     for field in FIELDS:
         current = (view.get(field) or {}).get("code")
-        offered = _offered(options, field, current, _TEAMS_MAX_OPTIONS)
-        if not offered:
+        choices = _teams_choices(options, field, current, lang)
+        if not choices:
             continue
         inputs.append(
             {
@@ -137,7 +165,7 @@ def teams_field_controls(
                 "label": _LABEL[field][lang],
                 "style": "filtered",
                 "value": current or "",
-                "choices": [{"title": _name(c, ko, en, lang), "value": c} for c, ko, en in offered],
+                "choices": choices,
             }
         )
     elements: list[dict[str, Any]] = []

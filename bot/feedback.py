@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
 from cachetools import LRUCache
 from prometheus_client import Counter
 
@@ -405,6 +406,14 @@ class FeedbackService:
         return VoteResult(True, added, votes, added=record.itemno)
 
 
+# orjson, with the stdlib's output for what orjson would write differently (dates, dataclasses:
+# str() as before); the stdlib only for what orjson refuses (a lone surrogate). Packing and
+# unpacking every card and click was 2% of a busy process's CPU with the stdlib alone.
+_PACK_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
+
 def _pack(response: Mapping[str, Any]) -> str:
     """A remembered answer as one JSON string.
 
@@ -412,11 +421,17 @@ def _pack(response: Mapping[str, Any]) -> str:
     garbage collection walks while holding the GIL (an event-loop stall that grows with the
     cache); a string is one object the collector does not track.
     """
-    return json.dumps(response, ensure_ascii=False, default=str)
+    try:
+        return orjson.dumps(response, default=str, option=_PACK_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(response, ensure_ascii=False, default=str)
 
 
 def _unpack(raw: str) -> dict[str, Any]:
-    value = json.loads(raw)
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:  # a lone surrogate, kept by the stdlib's writer
+        value = json.loads(raw)
     return value if isinstance(value, dict) else {}
 
 

@@ -34,6 +34,7 @@ from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.channels.botframework import BotFrameworkEndpoints, BotTokenSource
 from adapters.channels.connector_http import ConnectorPool, PooledSender
+from adapters.channels.connector_json import read_model, write_model
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
 from adapters.tracing import in_turn_span, span
@@ -195,7 +196,7 @@ def _base_and_chain(conversation_id: str) -> tuple[str, str | None]:
 
 def _storable_reference(reference: ConversationReference) -> dict[str, Any]:
     """The reference as stored for proactive posts: the channel itself, no message id."""
-    data: dict[str, Any] = reference.serialize()
+    data = write_model(reference)
     data.pop("activityId", None)
     conversation = dict(data.get("conversation") or {})
     conversation["id"] = _base_and_chain(str(conversation.get("id", "")))[0]
@@ -289,7 +290,7 @@ class TeamsBot:
         if not isinstance(body, dict):
             return web.json_response({"error": "an activity must be a JSON object"}, status=400)
         try:
-            activity = Activity().deserialize(body)
+            activity = read_model(Activity, body)
         except Exception:
             return web.json_response({"error": "malformed activity"}, status=400)
         if not activity.type or not isinstance(activity.type, str):

@@ -5,13 +5,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.sql.engine import autocommit
 from adapters.sql.models import ThreadCardRow
 from adapters.sql.repository import utcnow
+
+# The statements of every answer and thumb, built once with their values as parameters:
+# SQLAlchemy then builds and keys each one once per process, not once per call (building them
+# cost more CPU than PostgreSQL spent running them).
+_old = (
+    select(
+        ThreadCardRow.thread_id,
+        ThreadCardRow.answer_id,
+        ThreadCardRow.message_id,
+        ThreadCardRow.response,
+    )
+    .where(ThreadCardRow.thread_id == bindparam("thread"))
+    .with_for_update()
+    .subquery("old")
+)
+_SWAP = (
+    update(ThreadCardRow)
+    .where(ThreadCardRow.thread_id == _old.c.thread_id)
+    .values(
+        answer_id=bindparam("new_answer"),
+        message_id=bindparam("new_message"),
+        response=bindparam("new_response"),
+        updated_at=bindparam("now"),
+    )
+    .returning(_old.c.answer_id, _old.c.message_id, _old.c.response)
+)
+_POSTED = (
+    update(ThreadCardRow)
+    .where(
+        ThreadCardRow.thread_id == bindparam("thread"),
+        ThreadCardRow.answer_id == bindparam("answer"),
+    )
+    .values(message_id=bindparam("message"))
+)
+_LATEST = select(ThreadCardRow.answer_id, ThreadCardRow.message_id, ThreadCardRow.response).where(
+    ThreadCardRow.thread_id == bindparam("thread")
+)
 
 
 @dataclass(frozen=True)
@@ -77,26 +114,15 @@ class CardStore:
         """PostgreSQL: replace the row and return the one replaced, in one statement; None
         when the thread has no card yet. The sub-select's FOR UPDATE makes a concurrent swap
         wait, then read the card this one stored (not the one both saw first)."""
-        cards = ThreadCardRow
-        old = (
-            select(cards.thread_id, cards.answer_id, cards.message_id, cards.response)
-            .where(cards.thread_id == thread)
-            .with_for_update()
-            .subquery("old")
-        )
-        statement = (
-            update(ThreadCardRow)
-            .where(cards.thread_id == old.c.thread_id)
-            .values(
-                answer_id=card.answer_id,
-                message_id=card.message_id,
-                response=card.response,
-                updated_at=utcnow(),
-            )
-            .returning(old.c.answer_id, old.c.message_id, old.c.response)
-        )
+        values = {
+            "thread": thread,
+            "new_answer": card.answer_id,
+            "new_message": card.message_id,
+            "new_response": card.response,
+            "now": utcnow(),
+        }
         with autocommit(self.engine) as connection:
-            row = connection.execute(statement).first()
+            row = connection.execute(_SWAP, values).first()
         return None if row is None else StoredCard(row[0], row[1], row[2])
 
     def posted(self, thread: str, answer_id: str, message_id: str) -> bool:
@@ -104,21 +130,14 @@ class CardStore:
         replaced it meanwhile (then nobody knew its message to close it)."""
         with autocommit(self.engine) as connection:
             result = connection.execute(
-                update(ThreadCardRow)
-                .where(ThreadCardRow.thread_id == thread, ThreadCardRow.answer_id == answer_id)
-                .values(message_id=message_id)
+                _POSTED, {"thread": thread, "answer": answer_id, "message": message_id}
             )
             return bool(getattr(result, "rowcount", 0) == 1)
 
     def latest(self, thread: str) -> StoredCard | None:
         """The thread's latest card."""
-        cards = ThreadCardRow
         with autocommit(self.engine) as connection:
-            row = connection.execute(
-                select(cards.answer_id, cards.message_id, cards.response).where(
-                    cards.thread_id == thread
-                )
-            ).first()
+            row = connection.execute(_LATEST, {"thread": thread}).first()
             return None if row is None else StoredCard(row[0], row[1], row[2])
 
     def forget_before(self, cutoff: datetime) -> int:

@@ -6,6 +6,7 @@ Kept as plain functions so the test suite can compile each one for every dialect
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -106,13 +107,16 @@ def _upserting(dialect: str) -> Any:
     return None if module is None else module.insert
 
 
-def upsert_feedback(dialect: str, row: dict[str, Any]) -> Insert | None:
+@functools.cache
+def upsert_feedback(dialect: str) -> Insert | None:
     """Store a thumb, or change its vote, in one statement returning the row's id only when it
-    was stored or changed (PostgreSQL and SQLite); None for other databases."""
+    was stored or changed (PostgreSQL and SQLite); None for other databases. Executed with the
+    row as parameters: one statement object per dialect, so SQLAlchemy builds and keys it once
+    (per thumb, building it cost more than the database's work)."""
     insert_ = _upserting(dialect)
     if insert_ is None:
         return None
-    statement = insert_(FeedbackRow).values(**row)
+    statement = insert_(FeedbackRow)
     upsert: Insert = statement.on_conflict_do_update(
         index_elements=[FeedbackRow.answer_id, FeedbackRow.itemno, FeedbackRow.user_id],
         set_={"vote": statement.excluded.vote, "comment": statement.excluded.comment},

@@ -300,10 +300,10 @@ class Repository(_ThreadsMixin, LifecycleMixin):
             "comment": fb.comment,
             "created_at": utcnow(),
         }
-        upsert = q.upsert_feedback(self.engine.dialect.name, row)
+        upsert = q.upsert_feedback(self.engine.dialect.name)
         if upsert is not None:
             with autocommit(self.engine) as connection:
-                return connection.execute(upsert).first() is not None
+                return connection.execute(upsert, row).first() is not None
         with Session(self.engine) as conn, conn.begin():
             known = conn.execute(
                 q.select_feedback_key(fb.answer_id, fb.itemno, fb.user_id)

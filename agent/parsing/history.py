@@ -61,6 +61,16 @@ class _FieldModel:
         self.counts: dict[str, dict[str, float]] = {}
         self.feature_total: dict[str, float] = {}
         self.label_total: dict[str, float] = defaultdict(float)
+        # The code prior and its logs, re-derived only when the coded counts change: per parse
+        # they were a dict over every code of the field, twice (most of `evidence`'s time).
+        self._prior: tuple[tuple[float, int], dict[str, float], dict[str, float]] | None = None
+
+    def _priors(self) -> tuple[dict[str, float], dict[str, float]]:
+        key = (self.total, len(self.codes))
+        if self._prior is None or self._prior[0] != key:
+            prior = {c: n / self.total for c, n in self.codes.items() if n > 0}
+            self._prior = (key, prior, {c: math.log(p) for c, p in prior.items()})
+        return self._prior[1], self._prior[2]
 
     def set_counts(self, table: dict[str, dict[str, float]]) -> None:
         self.counts = table
@@ -86,7 +96,7 @@ class _FieldModel:
         if self.total <= 0 or not feats:
             return None
         beta = EVIDENCE_PSEUDO
-        prior = {c: n / self.total for c, n in self.codes.items()}
+        prior, log_prior = self._priors()
         base = 0.0
         extra: dict[str, float] = defaultdict(float)
         contrib: dict[str, list[tuple[float, str]]] = defaultdict(list)
@@ -114,7 +124,7 @@ class _FieldModel:
         best = max(score, key=lambda c: score[c])
         if score[best] <= 0.0:
             return None
-        logits = {c: (math.log(p) + score[c]) / TEMPERATURE for c, p in prior.items()}
+        logits = {c: (lp + score[c]) / TEMPERATURE for c, lp in log_prior.items()}
         top = max(logits.values())
         exp = {c: math.exp(v - top) for c, v in logits.items()}
         norm = sum(exp.values())

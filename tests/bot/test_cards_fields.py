@@ -109,6 +109,36 @@ def test_a_long_catalog_is_cut_to_a_card_sized_list_that_keeps_the_parsed_code()
     assert len(json.dumps(teams_card(response, options=many))) < 28_000
 
 
+def test_cards_of_a_long_catalog_each_keep_their_own_parsed_code_and_language() -> None:
+    # The rendered choice lists are kept between cards: each card still leads with its own code.
+    many = {"equipment": [(f"E-{i:04d}", f"설비 {i}", f"Unit {i}") for i in range(900)]}
+
+    def choices(code: str, lang: str) -> list[dict[str, str]]:
+        response = {
+            **RESPONSE,
+            "lang": lang,
+            "notification": {"equipment": {"code": code, "confidence": 0.9}},
+        }
+        card = teams_card(response, options=many)
+        return next(n for n in _walk(card) if n.get("id") == "fix_equipment")["choices"]
+
+    assert choices("E-0777", "en")[0] == {"title": "Unit 777 (E-0777)", "value": "E-0777"}
+    assert choices("E-0123", "en")[0] == {"title": "Unit 123 (E-0123)", "value": "E-0123"}
+    assert choices("E-0777", "ko")[0] == {"title": "설비 777 (E-0777)", "value": "E-0777"}
+    assert choices("E-0777", "en")[0]["value"] == "E-0777"
+
+
+def test_a_reimported_catalog_renames_the_choices_of_the_next_card() -> None:
+    first = {"equipment": [("E-1", "펌프", "Pump")]}
+    renamed = {"equipment": [("E-1", "원심 펌프", "Centrifugal pump")]}
+    titles = []
+    for options in (first, renamed):
+        card = teams_card(RESPONSE, options=options)
+        sets = [n for n in _walk(card) if n.get("id") == "fix_equipment"]
+        titles.append(sets[0]["choices"][0]["title"])
+    assert titles == ["Pump (E-1)", "Centrifugal pump (E-1)"]
+
+
 async def test_a_fix_on_the_card_is_stored_and_changes_the_next_parse(tmp_path: Path) -> None:
     from agent.context import PMark
     from bot.feedback import FeedbackService

@@ -39,6 +39,7 @@ from botframework.connector.auth import (
 from botframework.connector.auth._connector_factory_impl import _ConnectorFactoryImpl
 from msrest.exceptions import HttpOperationError
 from msrest.serialization import Serializer
+from msrest.universal_http import ClientRequest
 
 from adapters.channels.connector_http import (
     ConnectorPool,
@@ -46,6 +47,7 @@ from adapters.channels.connector_http import (
     PooledConnectorFactory,
     PooledSender,
 )
+from adapters.channels.connector_json import EncodedJson, read_model, write_model
 from bot.teams_auth import GuardedAuthentication
 
 
@@ -234,7 +236,25 @@ def test_passthrough_serializer_writes_the_same_body_as_msrest(content: Any) -> 
     deps = client._serialize.dependencies
     plain = Serializer(deps).body(_card_activity(content), "Activity")
     fast = JsonPassthroughSerializer(deps).body(_card_activity(content), "Activity")
-    assert json.dumps(fast, sort_keys=True) == json.dumps(plain, sort_keys=True)
+    assert isinstance(fast, EncodedJson)
+    assert json.dumps(json.loads(fast), sort_keys=True) == json.dumps(plain, sort_keys=True)
+
+
+def test_an_encoded_body_goes_on_the_wire_unchanged() -> None:
+    # msrest's request building keeps a body its JSON encoder refuses: the bytes are what is sent.
+    body = JsonPassthroughSerializer({}).body(Activity(type="message", text="누유"), "Activity")
+    request = ClientRequest("POST", "https://example.test/v3/conversations/c/activities")
+    request.add_content(body)
+    assert request.data is body
+    assert json.loads(request.data) == {"type": "message", "text": "누유"}
+
+
+def test_a_body_orjson_refuses_falls_back_to_msrest() -> None:
+    deps = ConnectorClient(_Token(), base_url="https://example.test/")._serialize.dependencies
+    lone = Activity(type="message", text="\ud800")  # a lone surrogate: orjson refuses it
+    body = JsonPassthroughSerializer(deps).body(lone, "Activity")
+    assert not isinstance(body, bytes)
+    assert body == Serializer(deps).body(lone, "Activity")
 
 
 def _reference_reply() -> Activity:
@@ -396,3 +416,97 @@ async def test_replies_go_through_the_proxy_the_environment_names(
     await server.close()
     assert result.id == "via-proxy" and not stub.seen
     assert proxied and proxied[0].startswith("http://connector.example.test")
+
+
+def _teams_message() -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": "1733526000123",
+        "timestamp": "2026-12-06T23:00:00.1234567Z",
+        "localTimestamp": "2026-12-07T08:00:00.1234567+09:00",
+        "serviceUrl": "https://smba.trafficmanager.net/kr/",
+        "channelId": "msteams",
+        "from": {"id": "29:1abc", "name": "김기술", "aadObjectId": "aad-1"},
+        "conversation": {
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": "t1",
+            "id": "19:c@thread.tacv2;messageid=1733526000123",
+        },
+        "recipient": {"id": "28:bot", "name": "PMark"},
+        "textFormat": "plain",
+        "locale": "ko-KR",
+        "text": "<at>PMark</at> 2공장 냉각수 펌프 누유, 긴급",
+        "attachments": [{"contentType": "text/html", "content": "<div>…</div>"}],
+        "entities": [
+            {
+                "type": "mention",
+                "mentioned": {"id": "28:bot", "name": "PMark"},
+                "text": "<at>PMark</at>",
+            },
+            {"type": "clientInfo", "locale": "ko-KR", "country": "KR", "platform": "Web"},
+        ],
+        "channelData": {"tenant": {"id": "t1"}, "channel": {"id": "19:c@thread.tacv2"}},
+    }
+
+
+def _card_click() -> dict[str, Any]:
+    return {
+        "type": "invoke",
+        "name": "adaptiveCard/action",
+        "id": "f:1",
+        "timestamp": "2026-12-06T23:00:01Z",
+        "from": {"id": "29:1abc"},
+        "conversation": {"id": "a:1", "conversationType": "personal"},
+        "recipient": {"id": "28:bot"},
+        "replyToId": "1:card",
+        "value": {"action": {"type": "Action.Execute", "verb": "vote", "data": {"up": True}}},
+        "serviceUrl": "http://127.0.0.1:1/",
+        "channelId": "msteams",
+        "membersAdded": [{"id": "29:new", "name": None}],
+        "unknownField": {"kept": [1, 2]},
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _teams_message(),
+        _card_click(),
+        {"type": "conversationUpdate", "membersAdded": [{"id": "28:bot"}], "Text": "case"},
+        # What msrest coerces or refuses goes its way: the result (or the error) is msrest's.
+        {**_teams_message(), "text": 42},
+        {**_teams_message(), "conversation": {"id": "c", "isGroup": "true"}},
+        {**_teams_message(), "timestamp": "2026-12-06 23:00"},
+        {**_teams_message(), "entities": [None, {"type": "mention"}]},
+        {"type": "message", "attachments": "not a list"},
+    ],
+)
+def test_activities_are_read_as_msrest_reads_them(body: dict[str, Any]) -> None:
+    try:
+        expected: Activity | None = Activity.deserialize(json.loads(json.dumps(body)))
+    except Exception as exc:
+        with pytest.raises(type(exc)):
+            read_model(Activity, json.loads(json.dumps(body)))
+        return
+    got = read_model(Activity, json.loads(json.dumps(body)))
+    assert got == expected
+    assert got.serialize() == expected.serialize()
+
+
+def test_a_plain_activity_is_read_without_msrest(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The common case must not fall back (where the time goes); the equality test covers both.
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("fell back to msrest")
+
+    monkeypatch.setattr(Activity, "deserialize", refuse)
+    activity = read_model(Activity, _teams_message())
+    assert activity.from_property.name == "김기술"
+    assert activity.entities[0].additional_properties["mentioned"]["id"] == "28:bot"
+    assert activity.timestamp.tzinfo is not None
+
+
+def test_references_are_written_as_msrest_writes_them() -> None:
+    reference = TurnContext.get_conversation_reference(read_model(Activity, _teams_message()))
+    assert write_model(reference) == reference.serialize()
+    assert write_model(reference)["conversation"]["conversationType"] == "channel"
