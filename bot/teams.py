@@ -9,13 +9,11 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from aiohttp import web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
     ConfigurationBotFrameworkAuthentication,
-    ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import (
     Activity,
@@ -23,46 +21,34 @@ from botbuilder.schema import (
     Attachment,
     ConversationReference,
 )
-from botframework.connector.auth import (
-    AppCredentials,
-    MicrosoftAppCredentials,
-    ServiceClientCredentialsFactory,
-)
 from cachetools import TTLCache
-from msrest.authentication import Authentication
 from msrest.universal_http.requests import ClientRetryPolicy
 
-from adapters.channels.botframework import BotFrameworkEndpoints, BotTokenSource
+from adapters.channels.botframework import BotFrameworkEndpoints
 from adapters.channels.connector_http import ConnectorPool, PooledSender
-from adapters.channels.connector_json import read_model, write_model
+from adapters.channels.connector_json import read_model
 from adapters.settings import Settings
 from adapters.sql.repository import Repository
 from adapters.tracing import in_turn_span, span
 from agent.answer import error_text
 from agent.outage import DatabaseUnavailable, is_outage
 from agent.runner import Agent, thread_id_for
-from bot.card_parts import incomplete_response, lang_of, stale_text
 from bot.cards import (
     CHOICE_VERB,
     FILE_VERB,
     SUPERSEDED,
     VOTE_VERB,
     failure_response,
-    file_later_text,
     held_text,
-    invoke_card_response,
     invoke_message_response,
     plain_text,
     teams_attachment,
     teams_card,
 )
-from bot.cards_fields import FIX_VERB, teams_fixes
 from bot.cards_lifecycle import ADD_VERB
-from bot.cardstate import INCOMPLETE, STALE
-from bot.feedback import UNAVAILABLE, FeedbackService, VoteResult
+from bot.feedback import FeedbackService
 from bot.field_fixes import FieldFixes, options_of
 from bot.jobs import Background
-from bot.mentions import teams_text
 from bot.middleware import (
     HANDLER_ERRORS,
     RATE_LIMITED,
@@ -72,14 +58,28 @@ from bot.middleware import (
     rate_limited_text,
 )
 from bot.spool import Spool, SpoolItem, claim_for_replay, claim_once
+from bot.teams_actions import TeamsCardActions
+from bot.teams_activity import (
+    MAX_TEXT,
+    activity_user,
+    attachment_kwargs,
+    base_and_chain,
+    conversation_type_of,
+    dumps_json,
+    refusal_reason,
+    shows_typing,
+    storable_reference,
+    text_without_mention,
+    welcome_text,
+)
 from bot.teams_auth import GuardedAuthentication, KeysUnavailable, Unauthorized, precheck
+from bot.teams_credentials import BotConfig, TokenCredentialFactory
 from bot.turns import answer_turn
 
 log = logging.getLogger(__name__)
 CHANNEL = "teams"
 SPOOL_KIND = "teams-message"
 TYPING_EVERY = 3.0
-MAX_TEXT = 4000
 CONNECTOR_TIMEOUT = 30.0  # per Bot Connector call, each retry included
 AUTH_DEADLINE = 1.5  # a token is accepted or refused within this, key outage or not
 
@@ -89,129 +89,7 @@ AUTH_DEADLINE = 1.5  # a token is accepted or refused within this, key outage or
 ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
 
 
-class _Config:
-    """The attribute-style configuration botbuilder's Configuration* classes read."""
-
-    def __init__(self, settings: Settings, endpoints: BotFrameworkEndpoints) -> None:
-        self.APP_ID = settings.microsoft_app_id or ""
-        self.APP_PASSWORD = (
-            settings.microsoft_app_password.get_secret_value()
-            if settings.microsoft_app_password
-            else ""
-        )
-        self.APP_TYPE = settings.microsoft_app_type
-        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
-        if endpoints.customized():
-            # Any of these switches botbuilder to its parameterized (private cloud) mode;
-            # then every value must be given, the public ones by default.
-            self.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = endpoints.metadata_url()
-            self.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = endpoints.issuer()
-            self.TO_CHANNEL_FROM_BOT_LOGIN_URL = endpoints.login(self.APP_TENANTID or None)
-            self.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = endpoints.scope()
-            self.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = endpoints.metadata_url()
-            self.VALIDATE_AUTHORITY = False
-
-
-class _TokenCredentials(AppCredentials):  # type: ignore[misc]
-    """Credentials holding a token fetched asynchronously just before the connector call."""
-
-    def __init__(self, app_id: str, token: str, scope: str) -> None:
-        super().__init__(app_id=app_id, oauth_scope=scope)
-        self._token = token
-
-    def get_access_token(self, force_refresh: bool = False) -> str:
-        return self._token
-
-
-class TokenCredentialFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
-    """Outbound credentials from BotTokenSource: no blocking MSAL call on the event loop.
-
-    botbuilder builds new MSAL credentials for every connector client, and MSAL fetches a token
-    synchronously (requests) inside the request pipeline; this factory fetches and caches tokens
-    with httpx instead. Managed identities keep botbuilder's own factory.
-    """
-
-    def __init__(self, settings: Settings, endpoints: BotFrameworkEndpoints) -> None:
-        self.app_id = settings.microsoft_app_id or ""
-        self._msi: ServiceClientCredentialsFactory | None = None
-        self.tokens: BotTokenSource | None = None
-        app_type = settings.microsoft_app_type.lower()
-        if app_type == "userassignedmsi":
-            self._msi = ConfigurationServiceClientCredentialFactory(_Config(settings, endpoints))
-        elif self.app_id and settings.microsoft_app_password:
-            tenant = settings.microsoft_app_tenant_id if app_type == "singletenant" else None
-            self.tokens = BotTokenSource(
-                self.app_id,
-                settings.microsoft_app_password.get_secret_value(),
-                endpoints.login(tenant),
-            )
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return bool(app_id) and app_id == self.app_id
-
-    async def is_authentication_disabled(self) -> bool:
-        return not self.app_id
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> Authentication:
-        if self._msi is not None:
-            credentials: Authentication = await self._msi.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
-            return credentials
-        if not self.app_id:
-            empty: Authentication = MicrosoftAppCredentials.empty()
-            return empty
-        if app_id != self.app_id:
-            raise PermissionError("Invalid app_id")
-        if self.tokens is None:
-            raise PermissionError("no app password configured for outbound calls")
-        scope = oauth_scope or "https://api.botframework.com"
-        return _TokenCredentials(app_id, await self.tokens.token(scope), scope)
-
-    async def aclose(self) -> None:
-        if self.tokens is not None:
-            await self.tokens.aclose()
-
-
-def _dumps(value: Any) -> str:
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # e.g. a lone surrogate, which the stdlib writes as an escape
-        return json.dumps(value)
-
-
-def _reason(exc: Exception) -> str:
-    """Why a token was refused, in a few words (never the token)."""
-    if isinstance(exc, Unauthorized):
-        return str(exc)
-    return type(exc).__name__
-
-
-def _base_and_chain(conversation_id: str) -> tuple[str, str | None]:
-    base, _, chain = conversation_id.partition(";messageid=")
-    return base, chain or None
-
-
-def _storable_reference(reference: ConversationReference) -> dict[str, Any]:
-    """The reference as stored for proactive posts: the channel itself, no message id."""
-    data = write_model(reference)
-    data.pop("activityId", None)
-    conversation = dict(data.get("conversation") or {})
-    conversation["id"] = _base_and_chain(str(conversation.get("id", "")))[0]
-    data["conversation"] = conversation
-    return data
-
-
-def _user_id(activity: Activity) -> str:
-    sender = activity.from_property
-    if sender is None:
-        return ""
-    return str(getattr(sender, "aad_object_id", None) or sender.id or "")
-
-
-class TeamsBot:
+class TeamsBot(TeamsCardActions):
     """Turns activities into agent turns and responses into Adaptive Cards."""
 
     def __init__(
@@ -241,7 +119,7 @@ class TeamsBot:
         endpoints = endpoints or BotFrameworkEndpoints()
         self.credentials = TokenCredentialFactory(settings, endpoints)
         inner = ConfigurationBotFrameworkAuthentication(
-            _Config(settings, endpoints), credentials_factory=self.credentials
+            BotConfig(settings, endpoints), credentials_factory=self.credentials
         )
         # One keep-alive pool for every reply of the process (adapters.channels.connector_http).
         self.connectors = ConnectorPool(PooledSender(timeout=CONNECTOR_TIMEOUT))
@@ -306,7 +184,7 @@ class TeamsBot:
         except Exception as exc:
             # Unauthorized (our checks), PermissionError, PyJWT errors, or the bare Exception,
             # KeyError and AttributeError botbuilder raises for malformed or unknown tokens.
-            log.info("Teams request refused (401): %s", _reason(exc))
+            log.info("Teams request refused (401): %s", refusal_reason(exc))
             return web.json_response({"error": "unauthorized"}, status=401)
         if not activity.service_url or not activity.conversation or not activity.conversation.id:
             return web.json_response(
@@ -317,7 +195,7 @@ class TeamsBot:
             # orjson: the invoke body is the whole refreshed card, and the stdlib encoder was
             # the largest single cost of answering a thumb under load.
             return web.json_response(
-                invoke.body or {}, status=int(invoke.status or 200), dumps=_dumps
+                invoke.body or {}, status=int(invoke.status or 200), dumps=dumps_json
             )
         return web.Response(status=200)
 
@@ -359,7 +237,7 @@ class TeamsBot:
 
     async def _save_reference(self, activity: Activity) -> None:
         reference = TurnContext.get_conversation_reference(activity)
-        stored = _storable_reference(reference)
+        stored = storable_reference(reference)
         conversation = str(stored["conversation"]["id"])
         if self._saved_references.get(conversation) == stored:
             return  # stored by this process a moment ago, unchanged since
@@ -369,7 +247,7 @@ class TeamsBot:
     def _delivery_key(self, activity: Activity) -> str | None:
         if not activity.id:
             return None
-        base = _base_and_chain(activity.conversation.id)[0]
+        base = base_and_chain(activity.conversation.id)[0]
         return f"teams:{base}:{activity.type}:{activity.id}"
 
     async def _first_delivery(self, activity: Activity) -> bool:
@@ -386,7 +264,7 @@ class TeamsBot:
             return
         try:
             # Greet once per conversation: a reinstall sends the event again with a new id.
-            base = _base_and_chain(activity.conversation.id)[0]
+            base = base_and_chain(activity.conversation.id)[0]
             if not await claim_once(self.repo, f"teams-welcome:{base}", self.agent.watch):
                 return
             await self._save_reference(activity)
@@ -396,7 +274,7 @@ class TeamsBot:
             # The reference is saved with the first message; the welcome is not worth a spool.
             log.warning("bot added while the database is unavailable: no welcome message")
             return
-        await context.send_activity(welcome_text(_conversation_type(activity)))
+        await context.send_activity(welcome_text(conversation_type_of(activity)))
 
     async def _message(self, context: TurnContext) -> None:
         activity = context.activity
@@ -410,14 +288,14 @@ class TeamsBot:
                 return
             text = str(value.get("value") or "")[:MAX_TEXT]
         else:
-            text = _text_without_mention(activity)
+            text = text_without_mention(activity)
         await self._text_message(context, text)
 
     async def _text_message(self, context: TurnContext, text: str) -> None:
         """A message (typed, or a choice pressed) for the conversation's agent."""
         activity = context.activity
-        user = _user_id(activity)
-        base, chain = _base_and_chain(activity.conversation.id)
+        user = activity_user(activity)
+        base, chain = base_and_chain(activity.conversation.id)
         thread = thread_id_for(CHANNEL, base, chain)
         key = self._delivery_key(activity)
         turn_id = uuid.uuid4().hex
@@ -575,7 +453,7 @@ class TeamsBot:
         if not await claim_for_replay(self.repo, self.spool, item.key, p, "Teams activity"):
             return
         if newly:
-            stored = _storable_reference(reference)
+            stored = storable_reference(reference)
             await asyncio.to_thread(
                 self.repo.save_conversation_ref, CHANNEL, stored["conversation"]["id"], stored
             )
@@ -619,7 +497,7 @@ class TeamsBot:
             update = TurnContext.apply_conversation_reference(
                 Activity(
                     type=ActivityTypes.message,
-                    attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+                    attachments=[Attachment(**attachment_kwargs(teams_attachment(card)))],
                 ),
                 reference,
             )
@@ -666,7 +544,7 @@ class TeamsBot:
         activity = Activity(
             type=ActivityTypes.message,
             summary=plain_text(response)[:200],
-            attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
+            attachments=[Attachment(**attachment_kwargs(teams_attachment(card)))],
             # Teams' own 👍/👎 under AI answers, reported as message/submitAction invokes; the
             # answer id rides along for clients that send channelData back.
             channel_data={
@@ -675,202 +553,3 @@ class TeamsBot:
             },
         )
         return TurnContext.apply_conversation_reference(activity, reference)
-
-    # Card actions ------------------------------------------------------------------------
-
-    async def _act(self, user: str, data: dict[str, Any]) -> VoteResult:
-        if data.get("verb") == FILE_VERB:
-            return await self.feedback.file(CHANNEL, user, data)
-        if data.get("verb") == ADD_VERB:
-            return await self.feedback.add_to(CHANNEL, user, data)
-        return await self.feedback.vote(CHANNEL, user, data, str(data.get("comment") or ""))
-
-    async def _submit(self, context: TurnContext, data: dict[str, Any]) -> None:
-        """Action.Submit fallback: the click arrives as a message; the card is updated in place."""
-        result = await self._act(_user_id(context.activity), data)
-        if result.error in (STALE, INCOMPLETE):
-            explained = await self._refused(context, result)
-            if result.error == STALE:
-                await context.send_activity(str(explained["value"]))
-            return
-        if result.response is None or not context.activity.reply_to_id:
-            return
-        card = self._live_card(result.response, result.votes, result.filed)
-        update = Activity(
-            type=ActivityTypes.message,
-            id=context.activity.reply_to_id,
-            attachments=[Attachment(**_attachment_kwargs(teams_attachment(card)))],
-        )
-        try:
-            await context.update_activity(update)
-        except Exception:
-            log.warning("could not update the card after a submit", exc_info=True)
-
-    async def _invoke(self, context: TurnContext) -> None:
-        activity = context.activity
-        name = activity.name or ""
-        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-        body: Any = {}
-        if name == "adaptiveCard/action":
-            action = _dict(value.get("action"))
-            data = dict(_dict(action.get("data")))
-            data.setdefault("verb", action.get("verb"))
-            if data.get("verb") == CHOICE_VERB:
-                body = await self._choice_invoke(context, data)
-            elif data.get("verb") in (VOTE_VERB, FILE_VERB, ADD_VERB):
-                result = await self._act(_user_id(activity), data)
-                if result.error in (STALE, INCOMPLETE):
-                    body = await self._refused(context, result)
-                elif result.error == UNAVAILABLE:
-                    lang = "en" if (result.response or {}).get("lang") == "en" else "ko"
-                    body = invoke_message_response(file_later_text(lang))
-                elif result.response is not None:
-                    body = invoke_card_response(
-                        self._live_card(result.response, result.votes, result.filed)
-                    )
-                else:
-                    body = invoke_message_response(
-                        "✓" if result.error is None else "이 답변은 더 이상 수정할 수 없어요."
-                    )
-            elif data.get("verb") == FIX_VERB and self.fixes is not None:
-                fixed = await self.fixes.fix(
-                    _user_id(activity),
-                    str(data.get("answer_id") or ""),
-                    str(data.get("thread") or ""),
-                    teams_fixes(data),
-                )
-                body = (
-                    invoke_card_response(self._live_card(fixed))
-                    if fixed is not None
-                    else invoke_message_response("✓")
-                )
-            else:
-                body = invoke_message_response("✓")
-        elif name == "message/submitAction":
-            await self._ai_feedback(activity, value)
-        # Straight to the adapter, which keeps it as the HTTP answer: TurnContext.send_activity
-        # would deep-copy the whole card first (3% of a loaded run's GIL).
-        answer = Activity(
-            type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)
-        )
-        await context.adapter.send_activities(context, [answer])
-
-    async def _ai_feedback(self, activity: Activity, value: dict[str, Any]) -> None:
-        """Teams' built-in feedback buttons: a reaction and free text on the whole answer."""
-        action = _dict(value.get("actionValue"))
-        reaction = action.get("reaction")
-        vote = 1 if reaction == "like" else -1 if reaction == "dislike" else 0
-        comment = ""
-        raw = action.get("feedback")
-        if isinstance(raw, str):
-            try:
-                parsed = json.loads(raw)
-                comment = str(parsed.get("feedbackText", "")) if isinstance(parsed, dict) else raw
-            except ValueError:
-                comment = raw
-        answer_id = await self._feedback_answer(activity, value)
-        await self.feedback.answer_feedback(CHANNEL, _user_id(activity), answer_id, vote, comment)
-
-    async def _feedback_answer(self, activity: Activity, value: dict[str, Any]) -> str:
-        """The answer Teams' feedback refers to, wherever the invoke carries it: the reply's
-        activity id, the answer id in the value or channelData, else the conversation's
-        latest card."""
-        message_id = activity.reply_to_id or ""
-        if message_id and (known := self.feedback.answer_for_message(message_id)):
-            return known
-        channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-        for source in (value, _dict(value.get("actionValue")), _dict(channel_data.get("pmark"))):
-            if source.get("answer_id"):
-                return str(source["answer_id"])
-        base, chain = _base_and_chain(activity.conversation.id)
-        latest = await self.feedback.cards.latest(thread_id_for(CHANNEL, base, chain))
-        if latest is not None:
-            return latest.answer_id
-        return f"msg:{message_id}"
-
-    async def _stale_choice(self, context: TurnContext, data: dict[str, Any]) -> bool:
-        """Tell the user (and return True) when a choice was pressed on a card that is no
-        longer the conversation's latest."""
-        thread, answer_id = str(data.get("thread") or ""), str(data.get("answer_id") or "")
-        if await self.feedback.cards.is_current(thread, answer_id) is not False:
-            return False
-        old = self.feedback.cached(answer_id) or {}
-        lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
-        await context.send_activity(stale_text(lang))
-        return True
-
-    async def _choice_invoke(self, context: TurnContext, data: dict[str, Any]) -> dict[str, Any]:
-        """A choice button (Action.Execute): the choice becomes the user's message, and the
-        card it was pressed on is closed; a stale card only explains."""
-        answer_id, thread = str(data.get("answer_id") or ""), str(data.get("thread") or "")
-        old = self.feedback.cached(answer_id)
-        lang = lang_of(old) if old else guess_lang(str(data.get("value") or ""))
-        if await self.feedback.cards.is_current(thread, answer_id) is False:
-            return invoke_message_response(stale_text(lang))
-        await self._text_message(context, str(data.get("value") or "")[:MAX_TEXT])
-        if old is None:
-            return invoke_message_response("✓")
-        return invoke_card_response(teams_card(old, None, None, SUPERSEDED))
-
-    async def _refused(self, context: TurnContext, result: VoteResult) -> dict[str, Any]:
-        """A file press on a superseded or incomplete draft: explained, never filed."""
-        response = result.response or {}
-        lang = lang_of(response)
-        if result.error == STALE:
-            return invoke_message_response(stale_text(lang, "filed" if result.filed else ""))
-        question = incomplete_response(response)
-        await context.send_activity(
-            Activity(
-                type=ActivityTypes.message,
-                attachments=[
-                    Attachment(**_attachment_kwargs(teams_attachment(teams_card(question))))
-                ],
-            )
-        )
-        return invoke_message_response(str(question["reply"]))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text_without_mention(activity: Activity) -> str:
-    recipient = activity.recipient
-    text = teams_text(
-        activity.text or "",
-        activity.entities or [],
-        str(recipient.id or "") if recipient else "",
-        str(recipient.name or "") if recipient else "",
-    )
-    return text[:MAX_TEXT]
-
-
-def _conversation_type(activity: Activity) -> str | None:
-    conversation = activity.conversation
-    return conversation.conversation_type if conversation else None
-
-
-def shows_typing(conversation_type: str | None) -> bool:
-    """Teams shows typing in personal and group chats only; in a channel thread the playground
-    drops the next message after one."""
-    return conversation_type != "channel"
-
-
-def welcome_text(conversation_type: str | None) -> str:
-    """The greeting when PMark is added: in a team or group chat, how to address it."""
-    if conversation_type in ("channel", "groupChat"):
-        return (
-            "안녕하세요, PMark입니다. 이 대화에서는 @PMark 를 멘션해서 설비 문제를 적어 주시면 "
-            "접수 초안과 과거 조치 사례를 찾아 드려요. / Hi, I'm PMark: here I answer when "
-            "you @mention me: write @PMark and what is wrong, and I'll draft the notification "
-            "and find what fixed it before."
-        )
-    return (
-        "안녕하세요, PMark입니다. 설비 문제를 적어 주시면 접수 초안과 과거 조치 사례를 "
-        "찾아 드려요. / Hi, I'm PMark: tell me what is wrong and I'll draft the "
-        "notification and find what fixed it before."
-    )
-
-
-def _attachment_kwargs(attachment: dict[str, Any]) -> dict[str, Any]:
-    return {"content_type": attachment["contentType"], "content": attachment["content"]}
