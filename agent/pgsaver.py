@@ -195,6 +195,27 @@ class TurnScopedPostgresSaver(AsyncPostgresSaver):
         turn.latest = (key, found)
         return found
 
+    async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        # The parent decodes a row's pending writes on a worker thread: a thread hop on every
+        # read, queued under load behind the process's SQL calls. A turn that ended (the usual
+        # row) left none, so its tuple is built here; rows with writes go the parent's way.
+        if value["pending_writes"]:
+            return await super()._load_checkpoint_tuple(value)
+        ids = {"thread_id": value["thread_id"], "checkpoint_ns": value["checkpoint_ns"]}
+        checkpoint = dict(value["checkpoint"])
+        checkpoint["channel_values"] = {
+            **(checkpoint.get("channel_values") or {}),
+            **self._load_blobs(value["channel_values"]),
+        }
+        parent = value["parent_checkpoint_id"]
+        return CheckpointTuple(
+            {"configurable": {**ids, "checkpoint_id": value["checkpoint_id"]}},
+            checkpoint,  # type: ignore[arg-type]
+            value["metadata"],
+            {"configurable": {**ids, "checkpoint_id": parent}} if parent else None,
+            [],
+        )
+
     async def aput(
         self,
         config: RunnableConfig,

@@ -166,3 +166,38 @@ async def test_pools_open_full_only_when_set(tmp_path: Path, full: bool) -> None
             checkpointing.lock_pool.get_stats()["pool_size"],
         )
     assert sizes == ((4, 8) if full else (1, 1))
+
+
+async def test_a_checkpoint_without_writes_is_read_without_a_thread_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row without pending writes (a turn that ended) is decoded in place, as the parent
+    class would decode it; a row with writes goes the parent's way."""
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.checkpoint.postgres import aio
+
+    url = service_url("PMARK_TEST_CHECKPOINT_URL", "PostgreSQL")
+    async with open_checkpointer(Settings(data_dir=tmp_path, postgres_url=url)) as checkpointing:
+        saver = checkpointing.saver
+        thread = f"test:hop-{uuid.uuid4().hex[:6]}"
+        config = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"reply": "펌프 누유 접수", "turns": 3}
+        stored = await saver.aput(config, checkpoint, {"step": 1}, {"reply": "1", "turns": "1"})
+        parent = await aio.AsyncPostgresSaver.aget_tuple(saver, config)
+        hops: list[object] = []
+        real = asyncio.to_thread
+
+        async def counted(fn: object, *args: object) -> object:
+            hops.append(fn)
+            return await real(fn, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(aio.asyncio, "to_thread", counted)
+        ours = await saver.aget_tuple(config)
+        assert ours is not None and ours == parent and ours.pending_writes == []
+        assert ours.checkpoint["channel_values"] == {"reply": "펌프 누유 접수", "turns": 3}
+        assert hops == []
+        await saver.aput_writes(stored, [("asked", ["x"])], "task-x")
+        written = await saver.aget_tuple(config)
+        assert written is not None and ("task-x", "asked", ["x"]) in written.pending_writes
+        assert len(hops) == 1
