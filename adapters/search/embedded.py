@@ -128,7 +128,7 @@ class _Doc:
     itemno: str
     title: str
     resolution: str
-    created_at: datetime | None
+    created_at: datetime | None  # aware, UTC
     codes: dict[str, str | None]
     token_ids: npt.NDArray[np.int32]
     oid: str = ""  # Weaviate object id: the tie-breaker between equal scores
@@ -367,7 +367,7 @@ class EmbeddedIndex:
                     itemno=notification.itemno,
                     title=notification.title,
                     resolution=notification.resolution,
-                    created_at=notification.created_at,
+                    created_at=to_utc(notification.created_at) if notification.created_at else None,
                     codes={f: getattr(notification, f) for f in CODE_FIELDS},
                     token_ids=self._token_ids(tokens),
                 )
@@ -662,7 +662,7 @@ def _doc_from_record(record: dict[str, Any], token_ids: Any) -> _Doc:
         itemno=str(record["itemno"]),
         title=str(record.get("title") or ""),
         resolution=str(record.get("resolution") or ""),
-        created_at=datetime.fromisoformat(created) if created else None,
+        created_at=to_utc(datetime.fromisoformat(created)) if created else None,
         codes={f: record.get(f) for f in CODE_FIELDS},
         token_ids=token_ids(record.get("tokens") or []),
     )
@@ -681,5 +681,5 @@ def _hit(doc: _Doc, score: float, bm25: float, vector: float, note: str) -> Sear
         equipment=doc.codes["equipment"],
         failure_mode=doc.codes["failure_mode"],
         priority=doc.codes["priority"],
-        created_at=to_utc(doc.created_at) if doc.created_at else None,
+        created_at=doc.created_at,  # UTC since it was indexed
     )
