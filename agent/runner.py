@@ -125,12 +125,24 @@ class Agent:
         return response
 
     async def _duplicates(self, response: dict[str, Any]) -> None:
-        """Open notifications the draft may repeat (the card warns first); none on failure."""
+        """Open notifications the draft may repeat (the card warns first); none on failure.
+
+        A connection that died under the check (pg_terminate_backend, a failover) is replaced
+        by the pool: the check runs once more before the card goes without its warning."""
         assert self.lifecycle is not None
-        try:
-            await asyncio.to_thread(self.lifecycle.annotate, response)
-        except Exception:
-            log.warning("duplicate check failed", exc_info=True)
+        for attempt in (1, 2):
+            try:
+                await asyncio.to_thread(self.lifecycle.annotate, response)
+                return
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.warning("duplicate check failed", exc_info=True)
+                    return
+                if attempt == 2:
+                    # Expected during an outage, and already told by the database watch.
+                    log.warning("duplicate check skipped: database unavailable (%r)", exc)
+                    return
+                DB_RETRIES.labels("duplicates").inc()
 
     async def _attempts(
         self, thread_id: str, text: str, user_id: str, turn_id: str
