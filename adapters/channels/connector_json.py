@@ -135,22 +135,37 @@ def read_model(cls: type[Model], data: Any) -> Any:
         return cls.deserialize(data)  # type: ignore[no-untyped-call]
 
 
+_Plan = tuple[tuple[tuple[str, str, str], ...], frozenset[str]]
+# Per model class, what reading it takes (attribute, JSON key, type) and the keys it knows;
+# None for a class the direct walk leaves to msrest. Derived once, not for every activity.
+_PLANS: dict[type, _Plan | None] = {}
+
+
+def _plan(cls: type[Model]) -> _Plan:
+    if cls not in _PLANS:
+        rules = getattr(cls, "_validation", None) or {}
+        fields = tuple((a, d["key"], d["type"]) for a, d in cls._attribute_map.items())
+        supported = (
+            not getattr(cls, "_subtype_map", None)
+            and not any(v.get("readonly") or v.get("constant") for v in rules.values())
+            # additional properties, flattened keys
+            and all(key and "." not in key and "\\" not in key for _, key, _ in fields)
+        )
+        _PLANS[cls] = (fields, frozenset(key for _, key, _ in fields)) if supported else None
+    plan = _PLANS[cls]
+    if plan is None:
+        raise _Unsupported
+    return plan
+
+
 def _read_model(cls: type[Model], data: Any, deps: dict[str, Any]) -> Model:
-    if type(data) is not dict or getattr(cls, "_subtype_map", None):
+    if type(data) is not dict:
         raise _Unsupported
-    if any(
-        v.get("readonly") or v.get("constant") for v in getattr(cls, "_validation", {}).values()
-    ):
-        raise _Unsupported
+    fields, known = _plan(cls)
     values: dict[str, Any] = {}
-    known: set[str] = set()
-    for attr, desc in cls._attribute_map.items():
-        key = desc["key"]
-        if not key or "." in key or "\\" in key:  # additional properties, flattened keys
-            raise _Unsupported
-        known.add(key)
+    for attr, key, kind in fields:
         raw = data.get(key)
-        values[attr] = None if raw is None else _read(raw, desc["type"], deps)
+        values[attr] = None if raw is None else _read(raw, kind, deps)
     model = cls(**values)
     extra = {k: v for k, v in data.items() if k not in known}
     if extra:
