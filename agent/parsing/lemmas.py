@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from kiwipiepy import Kiwi
+from kiwipiepy import Kiwi, Token
 
 KEEP_TAGS = ("NNG", "NNP", "NNB", "NR", "XR", "MAG", "MM", "SL", "SN", "SH", "VV", "VA")
 
@@ -36,10 +37,15 @@ def plain_kiwi() -> Kiwi:
 def lemmatize(text: str, kiwi: Kiwi | None = None) -> LemmaText:
     """Content morphemes of normalized text in dictionary form (verbs and adjectives with 다),
     by `kiwi` (the catalog's: adapters/text/tokenizer.py `catalog_kiwi`) or a plain model."""
+    return lemmas_of((kiwi or plain_kiwi()).tokenize(text))
+
+
+def lemmas_of(tokens: Iterable[Token]) -> LemmaText:
+    """The dictionary form of text already tokenized by Kiwi (see `lemmatize`)."""
     parts: list[str] = []
     spans: list[tuple[int, int, int, int]] = []
     pos = 0
-    for tok in (kiwi or plain_kiwi()).tokenize(text):
+    for tok in tokens:
         tag = str(tok.tag).split("-")[0]
         if tag not in KEEP_TAGS:
             continue

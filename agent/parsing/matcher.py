@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kiwipiepy import Kiwi
+from kiwipiepy import Kiwi, Token
 from rapidfuzz import fuzz, process
 
 from adapters.domain import CatalogEntry
-from agent.parsing.lemmas import KEEP_TAGS, lemmatize, plain_kiwi
+from agent.parsing.lemmas import KEEP_TAGS, lemmas_of, lemmatize, plain_kiwi
 from agent.parsing.textnorm import (
     content_tokens,
     is_hangul,
@@ -118,6 +118,24 @@ def _present(index: dict[str, list[int]], forms: Sequence[_Form], compact: str) 
     return [forms[i] for i in sorted(hits)]
 
 
+def _keeps_meaning(tokens: Sequence[Token]) -> bool:
+    """Whether a form's dictionary form says what the form says: only grammar (endings,
+    particles, suffixes, an aspect auxiliary) may fall away. A dropped negation ('멈추지 않'
+    is not '멈추다'), prefix ('불안정' is not '안정'), misread fragment ('천천히 닫' is not
+    '천천히') or a negation cut off after its '-지' ('열리지' as in '열리지 않아') would
+    match words that mean something else, even the opposite."""
+    if tokens and tokens[-1].form == "지" and str(tokens[-1].tag).startswith("E"):
+        return False
+    for token in tokens:
+        tag = str(token.tag).split("-")[0]
+        if tag in _KEPT or tag.startswith(_GRAMMAR):
+            continue
+        if tag == "VX" and token.form not in _NEGATING:
+            continue  # '새고 있', '열려 있음': the state the verb names still holds
+        return False
+    return True
+
+
 class CatalogMatcher:
     """All written forms of a catalog, compiled once, matched against normalized text."""
 
@@ -173,33 +191,19 @@ class CatalogMatcher:
         self._ko_keys = [fj for _, fj, _ in self._fuzzy_ko]
 
     def _add_lemma_form(self, entry: CatalogEntry, form: str, method: str, score: float) -> None:
-        if not is_hangul(form) or not self._lemma_keeps_meaning(form):
+        if not is_hangul(form):
             return
-        lemma = lemmatize(form, self._kiwi).text
+        # One tokenization serves the meaning check and the dictionary form.
+        tokens = list((self._kiwi or plain_kiwi()).tokenize(form))
+        if not _keeps_meaning(tokens):
+            return
+        lemma = lemmas_of(tokens).text
         if lemma and lemma != form and len(lemma.replace(" ", "")) >= 2:
             self._lemma_forms.append(
                 _Form(
                     entry, lemma, _pattern(lemma), lemma.replace(" ", "")[:2], method, score - 0.02
                 )
             )
-
-    def _lemma_keeps_meaning(self, form: str) -> bool:
-        """Whether a form's dictionary form says what the form says: only grammar (endings,
-        particles, suffixes, an aspect auxiliary) may fall away. A dropped negation ('멈추지 않'
-        is not '멈추다'), prefix ('불안정' is not '안정'), misread fragment ('천천히 닫' is not
-        '천천히') or a negation cut off after its '-지' ('열리지' as in '열리지 않아') would
-        match words that mean something else, even the opposite."""
-        tokens = list((self._kiwi or plain_kiwi()).tokenize(form))
-        if tokens and tokens[-1].form == "지" and str(tokens[-1].tag).startswith("E"):
-            return False
-        for token in tokens:
-            tag = str(token.tag).split("-")[0]
-            if tag in _KEPT or tag.startswith(_GRAMMAR):
-                continue
-            if tag == "VX" and token.form not in _NEGATING:
-                continue  # '새고 있', '열려 있음': the state the verb names still holds
-            return False
-        return True
 
     def find(self, text: str) -> list[Match]:
         """Every exact, stemmed and fuzzy match in normalized text (overlaps included)."""
