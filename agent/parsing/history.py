@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kiwipiepy import Kiwi
 
 from agent.parsing.attribution import Doc, attribute
-from agent.parsing.terms import features
+from agent.parsing.terms import features, features_of, words
 from agent.parsing.textnorm import normalize
 
 FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
@@ -226,16 +226,26 @@ class HistoryModel:
         """The code a person gave this very text for this field, if any."""
         return self.remembered.get((field, _key(text)))
 
-    def evidence(self, text: str) -> dict[str, Evidence]:
-        """Per field, the history's best code for a text (fields without evidence left out)."""
+    def evidence(
+        self, text: str, hide: Mapping[str, Sequence[tuple[int, int]]] | None = None
+    ) -> dict[str, Evidence]:
+        """Per field, the history's best code for a text (fields without evidence left out);
+        `hide` gives per field spans of the normalized text whose words are not its evidence."""
         if not self.examples:
             return {}
         if not self._fitted:
             self._fit()
-        feats = features(text, self.kiwi)
+        toks = words(normalize(text), self.kiwi)
+        feats = features_of([w for w, _, _ in toks])
         out: dict[str, Evidence] = {}
         for name, model in self.fields.items():
-            ev = model.evidence(feats)
+            spans = hide.get(name) if hide else None
+            own = feats
+            if spans:
+                own = features_of(
+                    [w for w, s, e in toks if not any(a <= s and e <= b for a, b in spans)]
+                )
+            ev = model.evidence(own)
             if ev is not None:
                 out[name] = ev
         return out

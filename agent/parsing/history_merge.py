@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING
 
 from kiwipiepy import Kiwi
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 SUPPORT_MIN = 0.35
 # Below this posterior the history's guess is not put on a field the catalog left empty.
 FILL_FLOOR = 0.15
+# ... and on a text that asks for an activity (maintenance asked for, no failure named).
+REQUEST_FLOOR = 0.6
 # A child of the catalog's code needs this posterior ("cw pump" → cooling water pump).
 REFINE_FLOOR = 0.5
 # Overruling a catalog match takes a stronger word.
@@ -37,6 +39,7 @@ def combine_history(
     fields: MutableMapping[str, FieldValue],
     by_key: Mapping[tuple[str, str], CatalogEntry],
     reliability: Mapping[str, float],
+    said: Mapping[str, Sequence[tuple[int, int]]] | None = None,
 ) -> None:
     """Fold the history's evidence (and remembered corrections) into the catalog's fields.
 
@@ -45,10 +48,11 @@ def combine_history(
     prior: an unsaid priority stays unsaid), refines a catalog code to a child only on words
     beyond the catalog's own match ("cw pump" → cooling water pump; "2공장" stays plant 2), and
     overrules a catalog match only when its own word is strong and the combined odds agree.
+    `said` gives per field the spans of the normalized text that are not its evidence.
     """
     from agent.parsing.parser import FieldValue
 
-    evidence = history.evidence(text)
+    evidence = history.evidence(text, said)
     # What the catalog read for one field is not evidence for another: in a history where every
     # Seoul job was low priority, "seoul plant, high" still says high.
     claimed = {f: v.surface for f, v in fields.items() if v.code is not None and v.surface}
@@ -67,7 +71,12 @@ def combine_history(
         if not free:
             continue
         if current.code is None:
-            if ev.probability >= FILL_FLOOR and _may_fill(field, ev.support):
+            floor = FILL_FLOOR
+            if field == "failure_mode" and "activity" in fields and fields["activity"].code:
+                # A request for work ("점검 요청합니다", "grease the bearings") names its
+                # purpose; a failure it did not name takes a telling word, not "요청" or "on".
+                floor = REQUEST_FLOOR
+            if ev.probability >= floor and _may_fill(field, ev.support):
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
@@ -83,7 +92,9 @@ def combine_history(
             )
             continue
         if _descends(by_key, field, ev.code, current.code):
-            if ev.probability >= REFINE_FLOOR:
+            if ev.probability >= REFINE_FLOOR and _kind_word(
+                field, beyond, text, current.surface, history.kiwi
+            ):
                 fields[field] = FieldValue(ev.code, ev.probability, "history", beyond[0], ev.words)
             continue
         # The catalog as a classifier right `a` of the time: its code's odds times a(K-1)/(1-a).
@@ -102,6 +113,20 @@ def _may_fill(field: str, support: float) -> bool:
     history names a place the text did not only on a word that alone makes it likely (the unit's
     own nickname), never on "pump" because most pumps sit in one area."""
     return field not in ("location", "priority") or support >= PLACE_SUPPORT
+
+
+def _kind_word(field: str, beyond: list[str], text: str, surface: str, kiwi: Kiwi | None) -> bool:
+    """Whether a word says which kind of the catalog's equipment it is: a kind is named before
+    its head ("cw pump", "dosing pmp", "에어 컴프레셔"); a word after it names a part or a
+    symptom ("pump bearing hot", "밸브 글랜드에서 새요"), whatever kind the history saw it with."""
+    if field != "equipment":
+        return True
+    norm = normalize(text)
+    at = norm.find(surface.lower()) if surface else -1
+    if at < 0:
+        return True
+    lead = {w for w, _, _ in words(norm[:at], kiwi)[-2:]}
+    return any(all(part in lead for part in w.split()) for w in beyond)
 
 
 def catalog_reliability(parser: CatalogParser, history: HistoryModel) -> dict[str, float]:

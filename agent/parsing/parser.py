@@ -114,7 +114,13 @@ class CatalogParser:
         self, text: str, norm: str, teach: bool = True
     ) -> tuple[ParseResult, list[list[Match]]]:
         """Catalog and lexicon matching, span selection and field resolution."""
-        selected = [g for g in _select_spans(self.matcher.find(norm)) if not _no_urgency(norm, g)]
+        selected: list[list[Match]] = []
+        levels: list[Match] = []
+        for group in _select_spans(self.matcher.find(norm)):
+            if _no_urgency(norm, group):
+                levels.append(group[0])
+            else:
+                selected.append(group)
         fields: dict[str, FieldValue] = {}
         context: tuple[str, ...] = ()
         for category in CATEGORIES:
@@ -131,7 +137,14 @@ class CatalogParser:
             if by_tag is not None:
                 fields["equipment"] = FieldValue(by_tag.code, 0.6, "tag", tag)
         if self.history is not None and teach:
-            combine_history(self.history, text, fields, self.by_key, self._reliability())
+            combine_history(
+                self.history,
+                text,
+                fields,
+                self.by_key,
+                self._reliability(),
+                _said(selected, levels),
+            )
         return ParseResult(text, fields, tag, context), selected
 
     def _reliability(self) -> dict[str, float]:
@@ -262,6 +275,28 @@ def _record(result: ParseResult) -> None:
         for category, value in result.fields.items()
         if value.code is not None
     ]
+
+
+def _said(
+    selected: Sequence[list[Match]], levels: Sequence[Match]
+) -> dict[str, list[tuple[int, int]]]:
+    """Per field stated, not inferred (where, how soon), the spans the catalog read as something
+    else: "pump" names the machine, not its area, though most pumps of a history sit in one;
+    the "high" of "vib high" is a level (`levels`), not urgency."""
+    things = [
+        (g[0].start, g[0].end)
+        for g in selected
+        if g[0].entry.category in ("equipment", "failure_mode")
+    ]
+    places = [(g[0].start, g[0].end) for g in selected if g[0].entry.category == "location"]
+    asks = [
+        (g[0].start, g[0].end) for g in selected if g[0].entry.category in ("priority", "activity")
+    ]
+    return {
+        "location": things,
+        "priority": [*things, *places, *((m.start, m.end) for m in levels)],
+        "failure_mode": [*places, *asks],
+    }
 
 
 def _no_urgency(norm: str, group: Sequence[Match]) -> bool:

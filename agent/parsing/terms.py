@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from kiwipiepy import Kiwi
@@ -15,7 +16,7 @@ _LATIN = re.compile(r"[a-z0-9]+(?:['/&.%][a-z0-9]+)*%?")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+(?:\s+[\uac00-\ud7a3]+)*")
 # Content morphemes, and 안/못 (negation), which turn '돌아가다' into 'will not run'.
 _KO_TAGS = ("NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "NNB")
-_KO_SKIP = frozenset({"하", "되", "있", "이", "것", "수", "등", "좀"})
+_KO_SKIP = frozenset({"하", "되", "있", "이", "것", "거", "수", "등", "좀"})
 
 
 @lru_cache(maxsize=16384)
@@ -39,7 +40,11 @@ def words(text: str, kiwi: Kiwi | None = None) -> tuple[tuple[str, int, int], ..
 def features(text: str, kiwi: Kiwi | None = None) -> dict[str, float]:
     """Features of a text with their weights: words, adjacent pairs, and letter 4-grams of long
     English words (so a typo still shares most of its evidence)."""
-    toks = [w for w, _, _ in words(normalize(text), kiwi)]
+    return features_of([w for w, _, _ in words(normalize(text), kiwi)])
+
+
+def features_of(toks: Sequence[str]) -> dict[str, float]:
+    """`features` of an already tokenized text."""
     out: dict[str, float] = {}
     for tok in toks:
         out[tok] = 1.0
