@@ -40,6 +40,7 @@ def combine_history(
     by_key: Mapping[tuple[str, str], CatalogEntry],
     reliability: Mapping[str, float],
     said: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    read: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Fold the history's evidence (and remembered corrections) into the catalog's fields.
 
@@ -48,7 +49,9 @@ def combine_history(
     prior: an unsaid priority stays unsaid), refines a catalog code to a child only on words
     beyond the catalog's own match ("cw pump" → cooling water pump; "2공장" stays plant 2), and
     overrules a catalog match only when its own word is strong and the combined odds agree.
-    `said` gives per field the spans of the normalized text that are not its evidence.
+    `said` gives per field the spans of the normalized text that are not its evidence; `read`
+    every surface the catalog read per field (not only the one it chose: the "urgent" of a "not
+    urgent" left aside for a later "when possible" is no new word for urgency).
     """
     from agent.parsing.parser import FieldValue
 
@@ -82,8 +85,10 @@ def combine_history(
             continue
         # Words beyond what the catalog read, for this field or another: "pump leaking" is the
         # equipment's "pump" and the failure mode's "leaking", no sign of a kind of pump.
-        read = [*others, current.surface]
-        beyond = [w for w in free if not _claimed(w, read, history.kiwi)]
+        mine = read.get(field, ()) if read else ()
+        beyond = [
+            w for w in free if not _claimed(w, [*others, current.surface, *mine], history.kiwi)
+        ]
         if ev.code == current.code or not beyond:
             agree = posterior.get(current.code, 0.0)
             confidence = 1.0 - (1.0 - current.confidence) * (1.0 - agree)

@@ -24,6 +24,9 @@ from agent.parsing.textnorm import (
 _KEPT = frozenset(KEEP_TAGS)
 _GRAMMAR = ("E", "J", "XSV", "XSA", "XSN", "VCP", "S")  # not Z_CODA: a split syllable
 _NEGATING = frozenset({"않", "못하", "말"})  # auxiliaries that turn a verb around
+# Particles that say how a word is meant: '평소대로' (as usual) is not '평소' (usual times:
+# "평소보다 느림", slower than usual), '정상처럼' is not '정상'.
+_COMPARING = frozenset({"대로", "보다", "처럼", "만큼"})
 
 # Between the words of a multi-word Korean form, technicians drop spaces or add a particle.
 # Possessive runs: two optional runs of spaces in a row would otherwise be tried in every split
@@ -128,6 +131,8 @@ def _keeps_meaning(tokens: Sequence[Token]) -> bool:
         return False
     for token in tokens:
         tag = str(token.tag).split("-")[0]
+        if tag.startswith("J") and token.form in _COMPARING:
+            return False
         if tag in _KEPT or tag.startswith(_GRAMMAR):
             continue
         if tag == "VX" and token.form not in _NEGATING:

@@ -30,9 +30,15 @@ _LEVEL_WORD = re.compile(r"^(?:high|hi|높음|높다|높아요|높아|높습니�
 # Possessive `\s*+`: three optional runs of spaces in a row are otherwise tried in every split,
 # cubic in the length of a run of spaces (linear-time regexes: tests/reliability/test_linear_regex).
 _LEVEL_BEFORE = re.compile(
-    rf"(?:{_MEASURE})\s*+(?:이|가|은|는|도|값)?\s*+(?:too|very|너무|매우|좀|많이)?\s*+$"
+    rf"(?:{_MEASURE})\s*+(?:이|가|은|는|도|값)?\s*+(?:too|very|너무|매우|좀|많이|평소보다)?\s*+$"
 )
 _LEVEL_AFTER = re.compile(rf"^\s*(?:{_MEASURE})(?![a-z])")
+# "pressure was normal", "running normal", "twice as fast as normal": a state, not urgency.
+_STATE_WORD = re.compile(r"^(?:normal|usual)$")
+_STATE_BEFORE = re.compile(
+    r"(?:^|\s)(?:is|was|are|were|be|been|looks?|reads?|seems?|runs?|running|as|than|to|still)"
+    r"\s*+$"
+)
 _PRIORITY_NUMBER = re.compile(
     r"(?:priority|prio|pri|우선\s*순위|중요도|긴급도|등급)\s*+[:=]?\s*+([1-9])(?![0-9])"
 )
@@ -144,6 +150,10 @@ class CatalogParser:
                 self.by_key,
                 self._reliability(),
                 _said(selected, levels),
+                {
+                    c: [g[0].surface for g in selected if g[0].entry.category == c]
+                    for c in REQUIRED_FIELDS
+                },
             )
         return ParseResult(text, fields, tag, context), selected
 
@@ -195,6 +205,8 @@ class CatalogParser:
         # object worked on; other mentions further away are context.
         if category == "equipment":
             pick = head_of(kept, selected, norm)
+        elif category == "priority":
+            pick = max(kept, key=lambda m: m.start)
         else:
             pick = min(kept, key=lambda m: m.start)
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)
@@ -309,7 +321,10 @@ def _no_urgency(norm: str, group: Sequence[Match]) -> bool:
     # "low-voltage panel" name a thing, not how soon to come.
     if all(g.method == "stem" for g in group) or norm[m.end : m.end + 1] == "-":
         return True
-    if not _LEVEL_WORD.match(m.surface.strip()):
+    word = m.surface.strip()
+    if _STATE_WORD.match(word):
+        return bool(_STATE_BEFORE.search(norm[: m.start]))
+    if not _LEVEL_WORD.match(word):
         return False
     return bool(_LEVEL_BEFORE.search(norm[: m.start]) or _LEVEL_AFTER.search(norm[m.end :]))
 

@@ -21,6 +21,7 @@ ENTRIES = [
     CatalogEntry("failure_mode", "X-BRK", "고장", "Breakdown"),
     CatalogEntry("priority", "2", "높음", "High"),
     CatalogEntry("priority", "3", "보통", "Normal"),
+    CatalogEntry("priority", "4", "낮음", "Low"),
     CatalogEntry("activity", "A-INS", "점검", "Inspection"),
 ]
 
@@ -86,3 +87,36 @@ def test_a_request_for_work_gets_no_failure_from_a_word_of_asking() -> None:
     assert taught.parse("펌프 요청합니다").code("failure_mode") is not None
     # ... with one ("점검": inspection) the text has named its purpose.
     assert taught.parse("펌프 점검 요청합니다").code("failure_mode") is None
+
+
+def test_a_normal_state_is_not_normal_urgency() -> None:
+    parser = CatalogParser(ENTRIES)
+    for text in (
+        "pump header pressure was normal, sensor dead",
+        "sensor dropping twice as fast as normal",
+        "pump running normal but sensor dead",
+        "센서 온도가 평소보다 높음",
+    ):
+        assert parser.parse(text).code("priority") is None, text
+    assert parser.parse("sensor dead, normal").code("priority") == "3"
+    assert parser.parse("센서 교체 평소대로 처리").code("priority") == "3"
+
+
+def test_a_time_frame_after_a_hedge_says_how_soon() -> None:
+    # "Not urgent" hedges; the time frame after it is what was asked for.
+    parser = CatalogParser(ENTRIES)
+    assert parser.parse("pump leaking, not urgent but this week").code("priority") == "3"
+    assert parser.parse("펌프 누유 급하진 않은데 이번주 안에").code("priority") == "3"
+
+
+def test_the_urgent_of_a_not_urgent_is_no_new_word_for_urgency() -> None:
+    # In this history "urgent" was said of emergencies; the catalog read "not urgent" here.
+    said: list[tuple[str, dict[str, str | None]]] = [
+        (f"pump leaking urgent {n}", {"equipment": "Q-PMP", "priority": "1"}) for n in range(12)
+    ]
+    said += [(f"sensor dead {n}", {"equipment": "Q-SNS", "priority": "3"}) for n in range(30)]
+    entries = [*ENTRIES, CatalogEntry("priority", "1", "긴급", "Emergency")]
+    history = HistoryModel()
+    history.add(Example(text, codes) for text, codes in said)
+    taught = CatalogParser(entries, history=history)
+    assert taught.parse("pump noisy, not urgent, when possible").code("priority") == "4"

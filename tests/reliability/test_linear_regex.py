@@ -79,6 +79,7 @@ SUBJECTS = [
     ),
     Subject("parser.level_after", _all(parser._LEVEL_AFTER), "온도 temp", (" ",)),
     Subject("parser.level_word", _all(parser._LEVEL_WORD), "high 높음", ("high",)),
+    Subject("parser.state_before", _all(parser._STATE_BEFORE), "was as ", ("was", " ", "as ")),
     Subject(
         "parser.priority_number",
         _all(parser._PRIORITY_NUMBER),
