@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -128,56 +128,9 @@ def checked_query_vector(vector: npt.NDArray[np.float32], dim: int) -> npt.NDArr
     return q
 
 
-def min_max(scores: Mapping[str, float]) -> dict[str, float]:
-    """Scores rescaled to [0, 1] over the candidate set (all equal -> all 1), like Weaviate."""
-    if not scores:
-        return {}
-    lo = min(scores.values())
-    hi = max(scores.values())
-    if hi - lo <= 1e-12:
-        return {key: 1.0 for key in scores}
-    return {key: (value - lo) / (hi - lo) for key, value in scores.items()}
-
-
-@dataclass(frozen=True)
-class Fused:
-    """A fused candidate: final score and the normalized part of each side."""
-
-    key: str
-    score: float
-    bm25: float
-    vector: float
-
-
 def object_id(itemno: str) -> str:
     """The object UUID of a notification (Weaviate's generate_uuid5), also the tie-breaker."""
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, itemno))
-
-
-def relative_score_fusion(
-    bm25: Mapping[str, float],
-    vector: Mapping[str, float],
-    alpha: float,
-    limit: int,
-    tie_key: Mapping[str, str] | None = None,
-) -> list[Fused]:
-    """Weaviate's relativeScoreFusion: min-max each side, then alpha*vector + (1-alpha)*bm25.
-
-    Equal scores are ordered by `tie_key` (default: the key), as Weaviate orders them by object id.
-    """
-    alpha = min(1.0, max(0.0, alpha))
-    bm25_norm = min_max(bm25) if alpha < 1.0 else {}
-    vector_norm = min_max(vector) if alpha > 0.0 else {}
-    # Plain tuples until the cut: a Fused for each of a few hundred candidates cost more than
-    # the fusion itself, and only `limit` of them are returned.
-    rows: list[tuple[float, float, float, str]] = []
-    for key in bm25_norm.keys() | vector_norm.keys():
-        b = bm25_norm.get(key, 0.0)
-        v = vector_norm.get(key, 0.0)
-        rows.append((alpha * v + (1.0 - alpha) * b, b, v, key))
-    ties = tie_key or {}
-    rows.sort(key=lambda r: (-round(r[0], 6), ties.get(r[3], r[3])))
-    return [Fused(key, score, b, v) for score, b, v, key in rows[:limit]]
 
 
 def explain(score: float, bm25: float, vector: float, alpha: float) -> str:

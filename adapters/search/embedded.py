@@ -42,7 +42,6 @@ from adapters.search.base import (
     checked_vectors,
     explain,
     object_id,
-    relative_score_fusion,
 )
 from adapters.search.embedded_log import Change, SharedLog
 from adapters.text.tokenizer import Tokenizer
@@ -514,9 +513,9 @@ class EmbeddedIndex:
 
     def _bm25_candidates(
         self, cache: _QueryScores, query_ids: list[int], mask: npt.NDArray[np.bool_], k: int
-    ) -> dict[int, float]:
+    ) -> _Side:
         if not query_ids or self._bm25 is None:
-            return {}
+            return _NONE
         if cache.bm25 is None:
             raw = self._bm25.get_scores(query_ids)
             cache.bm25 = np.zeros(self._n, dtype=np.float32)
@@ -524,12 +523,10 @@ class EmbeddedIndex:
         hits = np.flatnonzero(cache.bm25 * mask)
         return _top_of(cache.bm25, hits, k, positive_only=True)
 
-    def _vector_candidates(
-        self, cache: _QueryScores, mask: npt.NDArray[np.bool_], k: int
-    ) -> dict[int, float]:
+    def _vector_candidates(self, cache: _QueryScores, mask: npt.NDArray[np.bool_], k: int) -> _Side:
         allowed = np.flatnonzero(mask)
         if not len(allowed):
-            return {}
+            return _NONE
         if cache.sims is not None:
             return _top_of(cache.sims, allowed, k, positive_only=False)
         shortlist = None
@@ -543,8 +540,7 @@ class EmbeddedIndex:
             return _top_of(cache.sims, allowed, k, positive_only=False)
         # A narrow filter or a shortlist: scoring its rows beats a scan of the whole matrix.
         sims = self._vectors.rows(allowed) @ cache.vector
-        best = _top(sims, k, positive_only=False)
-        return {int(allowed[i]): s for i, s in best.items()}
+        return _top_of(sims, np.arange(len(allowed)), k, positive_only=False, keys=allowed)
 
     @traced("pmark.search embedded", **{"pmark.search.backend": "embedded"})
     def query(
@@ -568,37 +564,57 @@ class EmbeddedIndex:
                     return []
                 alpha = 1.0  # no terms at all: only the vector side can rank (as on Weaviate)
             mask = self._mask(filters)
-            bm25: dict[int, float] = {}
-            vec: dict[int, float] = {}
+            bm25, vec = _NONE, _NONE
             query_ids = [self._vocab[t] for t in tokens if t in self._vocab]
             if alpha < 1.0:
                 self._ensure_bm25()
                 bm25 = self._bm25_candidates(cache, query_ids, mask, k)
             if alpha > 0.0:
                 vec = self._vector_candidates(cache, mask, k)
-            ties = {}
-            for slot in bm25.keys() | vec.keys():
-                doc = self._docs[slot]
-                assert doc is not None
-                ties[str(slot)] = doc.oid
-            fused = relative_score_fusion(
-                {str(s): v for s, v in bm25.items()},
-                {str(s): v for s, v in vec.items()},
-                alpha,
-                limit,
-                ties,
-            )
-            hits = []
-            for f in fused:
-                doc = self._docs[int(f.key)]
-                assert doc is not None
-                note = explain(f.score, f.bm25, f.vector, alpha)
-                present = set(doc.token_ids.tolist())
-                matched = [t for t in dict.fromkeys(tokens) if self._vocab.get(t, -1) in present]
-                if matched:
-                    note += "; matched terms: " + ", ".join(matched)
-                hits.append(_hit(doc, f.score, f.bm25, f.vector, note))
-            return hits
+            return [
+                _hit(doc, score, b, v, explain(score, b, v, alpha))
+                for doc, score, b, v in self._fuse(bm25, vec, alpha, limit)
+            ]
+
+    def _fuse(
+        self, bm25: _Side, vec: _Side, alpha: float, limit: int
+    ) -> list[tuple[_Doc, float, float, float]]:
+        """Weaviate's relativeScoreFusion over slot arrays: min-max each side, then
+        alpha*vector + (1-alpha)*bm25, equal scores ordered by object id as Weaviate orders them.
+        (Over dicts keyed by slot strings it took a fifth of a query's time, cProfile.)"""
+        slots = np.union1d(bm25[0], vec[0])
+        if not len(slots):
+            return []
+        b = _normalized(bm25, slots) if alpha < 1.0 else np.zeros(len(slots))
+        v = _normalized(vec, slots) if alpha > 0.0 else np.zeros(len(slots))
+        score = alpha * v + (1.0 - alpha) * b
+        docs = [self._docs[int(s)] for s in slots]
+        oids = np.array([d.oid if d is not None else "" for d in docs])
+        order = np.lexsort((oids, -np.round(score, 6)))[:limit]
+        out = []
+        for i in order.tolist():
+            doc = docs[i]
+            assert doc is not None
+            out.append((doc, float(score[i]), float(b[i]), float(v[i])))
+        return out
+
+
+# One side's candidates: slots and their raw scores.
+_Side = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]
+_NONE: _Side = (np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+def _normalized(side: _Side, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """A side's scores min-max rescaled (all equal -> 1, like Weaviate) at `slots` (0 where
+    the side did not rank a slot)."""
+    keys, values = side
+    out = np.zeros(len(slots))
+    if not len(keys):
+        return out
+    lo, hi = float(values.min()), float(values.max())
+    scaled = np.ones(len(values)) if hi - lo <= 1e-12 else (values - lo) / (hi - lo)
+    out[np.searchsorted(slots, keys)] = scaled
+    return out
 
 
 @dataclass
@@ -618,29 +634,24 @@ def _top_of(
     slots: npt.NDArray[np.int64],
     k: int,
     positive_only: bool,
-) -> dict[int, float]:
-    """The k best of `scores` restricted to `slots`, keyed by slot."""
-    best = _top(scores[slots], k, positive_only)
-    return {int(slots[i]): v for i, v in best.items()}
+    keys: npt.NDArray[np.int64] | None = None,
+) -> _Side:
+    """The k best of `scores` restricted to `slots`, as (slot, score) arrays; `keys` names the
+    slots when `scores` is indexed by position instead."""
+    sub = scores[slots]
+    if k <= 0 or not len(sub):
+        return _NONE
+    idx = np.argpartition(-sub, k - 1)[:k] if k < len(sub) else np.arange(len(sub))
+    values = sub[idx].astype(np.float64)
+    keep = values > 0 if positive_only else np.isfinite(values)
+    chosen = idx[keep]
+    return (slots[chosen] if keys is None else keys[slots[chosen]]), values[keep]
 
 
 def _grown(array: npt.NDArray[Any], size: int, fill: Any) -> npt.NDArray[Any]:
     out = np.full(size, fill, dtype=array.dtype)
     out[: len(array)] = array
     return out
-
-
-def _top(scores: npt.NDArray[np.float32], k: int, positive_only: bool) -> dict[int, float]:
-    """Indices and values of the k highest finite scores (positive ones only, if asked)."""
-    if k <= 0 or not len(scores):
-        return {}
-    if k < len(scores):
-        idx = np.argpartition(-scores, k - 1)[:k]
-    else:
-        idx = np.arange(len(scores))
-    values = scores[idx]
-    keep = values > 0 if positive_only else np.isfinite(values)
-    return {int(i): float(v) for i, v in zip(idx[keep], values[keep], strict=True)}
 
 
 def _record(doc: _Doc, slot: int, tokens: Sequence[str]) -> dict[str, Any]:
