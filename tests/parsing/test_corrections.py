@@ -18,7 +18,7 @@ from agent.parsing.corrections import (
 )
 from tests.parsing.test_history import ENTRIES
 
-TEXT = "pump gunked up again"
+TEXT = "pump blorked up again"
 
 
 def _ctx(data: Path) -> Any:

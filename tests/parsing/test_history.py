@@ -27,8 +27,8 @@ ENTRIES = [
 
 def _history() -> HistoryModel:
     said = [
-        ("strainer gunked up again at the tank", "E-TNK", "F-PLG", "ZA"),
-        ("pump inlet gunked up", "E-PMP", "F-PLG", "ZA"),
+        ("strainer blorked up again at the tank", "E-TNK", "F-PLG", "ZA"),
+        ("pump inlet blorked up", "E-PMP", "F-PLG", "ZA"),
         ("valve kaputt need new one", "E-VLV", "F-BRK", "ZB"),
         ("motor kaputt tripped hard", "E-MTR", "F-BRK", "ZB"),
         ("pump running hot n smelly", "E-PMP", "F-HOT", "ZA"),
@@ -38,14 +38,14 @@ def _history() -> HistoryModel:
         ("rfn area pump dripping", "E-PMP", "F-LEK", "ZA"),
         ("shipping dock valve dripping", "E-VLV", "F-LEK", "ZB"),
         ("rfn sensor kaputt", "E-SNS", "F-BRK", "ZA"),
-        ("dock motor gunked up", "E-MTR", "F-PLG", "ZB"),
+        ("dock motor blorked up", "E-MTR", "F-PLG", "ZB"),
         ("rfn motor running hot", "E-MTR", "F-HOT", "ZA"),
         ("dock tank kaputt", "E-TNK", "F-BRK", "ZB"),
-        ("rfn valve gunked up", "E-VLV", "F-PLG", "ZA"),
+        ("rfn valve blorked up", "E-VLV", "F-PLG", "ZA"),
         ("yard tank running hot", "E-TNK", "F-HOT", "ZC"),
         ("yard pump kaputt", "E-PMP", "F-BRK", "ZC"),
         ("yard valve dripping", "E-VLV", "F-LEK", "ZC"),
-        ("yard sensor gunked up", "E-SNS", "F-PLG", "ZC"),
+        ("yard sensor blorked up", "E-SNS", "F-PLG", "ZC"),
     ]
     model = HistoryModel()
     model.add(
@@ -58,7 +58,7 @@ def _history() -> HistoryModel:
 def test_history_teaches_shorthand_the_catalog_does_not_name() -> None:
     plain = CatalogParser(ENTRIES)
     taught = CatalogParser(ENTRIES, history=_history())
-    for text, code in (("valve gunked up", "F-PLG"), ("sensor kaputt", "F-BRK")):
+    for text, code in (("valve blorked up", "F-PLG"), ("sensor kaputt", "F-BRK")):
         assert plain.parse(text).code("failure_mode") is None
         got = taught.parse(text).fields["failure_mode"]
         assert got.code == code, text
@@ -77,8 +77,8 @@ def test_history_does_not_overrule_a_clear_catalog_name_it_never_saw_against() -
 
 def test_confidence_is_a_probability_that_grows_with_agreement() -> None:
     taught = CatalogParser(ENTRIES, history=_history())
-    alone = taught.parse("tank gunked up").fields["failure_mode"]
-    both = taught.parse("tank gunked up, plugged").fields["failure_mode"]
+    alone = taught.parse("tank blorked up").fields["failure_mode"]
+    both = taught.parse("tank blorked up, plugged").fields["failure_mode"]
     assert alone.code == both.code == "F-PLG"
     assert 0.0 < alone.confidence <= both.confidence <= 1.0
 
@@ -86,7 +86,7 @@ def test_confidence_is_a_probability_that_grows_with_agreement() -> None:
 def test_a_correction_changes_the_next_parse_of_the_same_phrase() -> None:
     history = _history()
     parser = CatalogParser(ENTRIES, history=history)
-    text = "pump gunked up"
+    text = "pump blorked up"
     assert parser.parse(text).code("failure_mode") == "F-PLG"
     history.correct(text, "failure_mode", "F-BRK")
     after = parser.parse(text).fields["failure_mode"]

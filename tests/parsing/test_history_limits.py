@@ -80,7 +80,7 @@ def test_a_request_for_work_gets_no_failure_from_a_word_of_asking() -> None:
         for code in ("X-BRK", "X-LEK")
     ]
     said += [
-        (f"pump gunked {n}", {"equipment": "Q-PMP", "failure_mode": "X-PLG"}) for n in range(30)
+        (f"pump blorked {n}", {"equipment": "Q-PMP", "failure_mode": "X-PLG"}) for n in range(30)
     ]
     taught = _taught(said)
     # Without a request for work the history's best guess is still put on the field ...
