@@ -200,6 +200,13 @@ class Settings(BaseSettings):
         description="Answers in flight in a process from which the Teams typing indicator is "
         "shown once per answer, not every 3 s: under load the repeats are the first work shed.",
     )
+    close_cards_below: int = Field(
+        32,
+        ge=0,
+        description="Answers in flight in a process from which a Teams card an answer supersedes "
+        "is left as it was instead of closed in place (a press on it is still only explained): "
+        "under load this cosmetic Bot Connector call is shed.",
+    )
     rate_limit_per_minute: int = Field(30, description="Messages per user per minute.")
     log_level: str = Field("INFO", description="Logging level.")
     duplicate_window_days: float = Field(

@@ -106,11 +106,16 @@ class FeedbackService:
         )
 
     async def superseded(
-        self, response: Mapping[str, Any], message_id: str | None, previous: SentCard | None
+        self,
+        response: Mapping[str, Any],
+        message_id: str | None,
+        previous: SentCard | None,
+        describe: bool = True,
     ) -> list[tuple[str, dict[str, Any], str | None]]:
         """After a card is posted as `message_id`: the cards to close, as (message id, its
         answer, the number its draft was filed as). The card it replaced (from `replacing`),
-        and the card itself when a newer one replaced it before its message id was known."""
+        and the card itself when a newer one replaced it before its message id was known.
+        Without `describe` (the cards will not be closed) only their message ids are given."""
         thread = str(response.get("thread") or "")
         kind = str(response.get("kind") or "answer")
         answer_id = str(response.get("answer_id") or "")
@@ -119,6 +124,8 @@ class FeedbackService:
             closing.append((previous.message_id, previous))
         if message_id and not await self.cards.posted(thread, answer_id, message_id, kind):
             closing.append((message_id, SentCard(answer_id, message_id, _pack(response))))
+        if not describe:
+            return [(message, {}, None) for message, _ in closing]
         out = []
         for message, card in closing:
             # Sent by another worker, the old card is known from the store only.

@@ -36,6 +36,10 @@ RATE_LIMITED = Counter(
 TYPING_SHED = Counter(
     "pmark_typing_shed_total", "Typing indicator repeats skipped because many answers waited"
 )
+CARD_CLOSE_SHED = Counter(
+    "pmark_card_close_shed_total",
+    "Superseded Teams cards left open (not updated) because many answers waited",
+)
 
 
 def channel_of(path: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.app import AGENT, FEEDBACK, TEAMS
+from bot.middleware import CARD_CLOSE_SHED
 from tests.bot.conftest import Running
 from tests.bot.support import APP_ID, conversation_update, teams_invoke, teams_message
 from tests.bot.test_teams import _answer, _card, _texts, _votes, _walk
@@ -102,6 +103,32 @@ async def test_a_choice_answers_and_a_stale_choice_only_explains(served: Running
     assert "지난" in body["value"]
     state = await served.app[AGENT].state(plant["data"]["thread"])
     assert state["notification"]["location"]["code"] == "F2"
+    assert len(stub.connector("message")) == before
+
+
+async def test_under_load_a_superseded_card_is_left_open_and_a_press_on_it_explained(
+    served: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stub = served.stub
+    monkeypatch.setattr(served.app[TEAMS], "close_cards_below", 0)  # always "under load"
+    _, question = await _answer(served, "펌프 누유", chain=_chain("load"))
+    conversation = question.body["conversation"]["id"]
+    plant = _choices(_card(question.body), "location")[1]
+    before = len(stub.connector("message"))
+    shed = CARD_CLOSE_SHED._value.get()
+    await _press(served, plant["data"], conversation, question.reply_id)
+    await _next_card(served, before)
+    # Its answer is out, the close was shed, and nothing updated the question's card ...
+    await stub.wait_for(lambda: [1] if CARD_CLOSE_SHED._value.get() > shed else [])
+    assert not [
+        r for r in stub.connector() if r.method == "PUT" and r.path.endswith(question.reply_id)
+    ]
+    # ... whose other choice, pressed, is only explained: no second turn.
+    other = _choices(_card(question.body), "location")[0]
+    before = len(stub.connector("message"))
+    body, _ = await _press(served, other["data"], conversation, question.reply_id)
+    assert body["type"] == "application/vnd.microsoft.activity.message"
+    assert "지난" in body["value"]
     assert len(stub.connector("message")) == before
 
 
