@@ -1,5 +1,6 @@
 """The conversation graph: understand (validate → parse → normalize) → (clarify) → answer
 (retrieve → recommend → respond → quality check, with one bounded loop-back), an error handler.
+A report that needs no question is answered inside understand's own superstep.
 
 The steps inside a stage always follow one another within a turn, so they run as one graph node:
 each LangGraph superstep costs its own task, callbacks, channel copies and checkpoint bookkeeping
@@ -152,6 +153,27 @@ def _answer(retrieve_: Step, recommend_: Step, respond_: Step, quality_: Step) -
     )
 
 
+def _past(to: str, ran: str, then: Route, state: TurnState) -> str:
+    """Where a node goes when it ran `ran` itself instead of going there."""
+    return then(state) if to == ran else to
+
+
+def _then(first: Step, route: Route, name: str, second: Step) -> Step:
+    """`first`, then `second` in the same superstep when `first` routes to `name`: a report
+    that needs no question is answered in one step (each superstep costs its task, channel
+    copies and bookkeeping: ~2.5% of the serving process's CPU in bench_http, py-spy)."""
+
+    async def run(state: TurnState) -> Update:
+        out = await first(state)
+        view: dict[str, Any] = dict(state)
+        _merge(view, out)
+        if route(cast(TurnState, view)) == name:
+            _merge(out, await second(cast(TurnState, view)))
+        return out
+
+    return run
+
+
 def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
     """Compile the graph with the given checkpointer."""
     g: StateGraph[TurnState] = StateGraph(TurnState)
@@ -189,9 +211,11 @@ def build_graph(deps: AgentDeps, checkpointer: Checkpointer = None) -> Any:
     routed: list[tuple[str, Step, Route, tuple[str, ...]]] = [
         (
             "understand",
-            understand,
-            after_understand,
-            ("followup", "empty", "clarify", "answer", "error_handler"),
+            _then(understand, after_understand, "answer", answer),
+            # The answer stage leaves intent and missing fields as they were: understand's
+            # route still reads "answer" after it, which is where the turn ends.
+            lambda state: _past(after_understand(state), "answer", after_answer, state),
+            ("followup", "empty", "clarify", "answer", "error_handler", END),
         ),
         (
             "clarify",

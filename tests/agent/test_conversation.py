@@ -133,3 +133,24 @@ async def test_timings_cover_every_node_of_the_turn(agent: Agent) -> None:
         "respond",
         "quality_check",
     } <= set(response["timings"])
+
+
+async def test_a_complete_report_is_answered_in_one_superstep(agent: Agent) -> None:
+    config = {"configurable": {"thread_id": _thread()}}
+    payload = {"user_input": "부산공장 펌프 누유 긴급", "user_id": "u", "turn_id": "t-one"}
+    steps = [
+        next(iter(update))
+        async for update in agent.graph.astream(payload, config, stream_mode="updates")
+    ]
+    assert steps == ["understand"]
+    values = (await agent.graph.aget_state(config)).values
+    assert values["response"]["kind"] == "answer" and values["response"]["recommendations"]
+    assert {"parse", "retrieve", "respond"} <= set(values["timings"])
+    # One that needs a question still pauses at clarify, and is answered by `answer`.
+    config = {"configurable": {"thread_id": _thread()}}
+    payload = {"user_input": "펌프 누유", "user_id": "u", "turn_id": "t-two"}
+    steps = [
+        next(iter(update))
+        async for update in agent.graph.astream(payload, config, stream_mode="updates")
+    ]
+    assert steps == ["understand", "__interrupt__"]
