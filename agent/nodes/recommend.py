@@ -44,7 +44,7 @@ async def recommend(state: TurnState, deps: AgentDeps) -> dict[str, Any]:
         log.warning("supervisor votes unavailable: %r", exc)
         votes = {}
     # A case that shares neither words nor fields with the report is noise, not a lead.
-    ranked = [r for r in rank(hits, query, utcnow(), votes) if r.score >= MIN_SCORE][: deps.k]
+    ranked = [r for r in rank(hits, query, utcnow(), votes, limit=deps.k) if r.score >= MIN_SCORE]
     return {
         # Ranked: the candidates are not needed again, and every later checkpoint of the
         # conversation (and each turn's first read) would carry them.

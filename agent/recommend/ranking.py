@@ -6,8 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from adapters.search.base import SearchHit
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -50,18 +49,42 @@ class Query:
     ancestors: Mapping[str, set[str]] = field(default_factory=dict)
 
 
+class Candidate(Protocol):
+    """What ranking reads of a search hit (a SearchHit, or its row in the state)."""
+
+    @property
+    def itemno(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def resolution(self) -> str: ...
+    @property
+    def equipment(self) -> str | None: ...
+    @property
+    def failure_mode(self) -> str | None: ...
+    @property
+    def location(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+
+
 def rank(
-    hits: Sequence[SearchHit],
+    hits: Sequence[Candidate],
     query: Query,
     now: datetime,
     votes: Mapping[tuple[str | None, str | None, str], int] | None = None,
     weights: RankingWeights | None = None,
+    limit: int | None = None,
 ) -> list[Recommendation]:
-    """Candidates ordered by boosted score; the score is squashed back into [0, 1]."""
+    """Candidates ordered by boosted score (the first `limit`, if given); the score is squashed
+    back into [0, 1]."""
     w = weights or RankingWeights()
     votes = votes or {}
-    out: list[tuple[float, Recommendation]] = []
-    for hit in hits:
+    total = w.text + w.equipment + w.failure_mode + w.location + w.recency + w.feedback
+    scored: list[tuple[float, str, int, list[str]]] = []
+    for i, hit in enumerate(hits):
         parts: list[str] = [f"text {hit.score:.2f}"]
         raw = w.text * hit.score
         eq = _relation(query.equipment, hit.equipment, query.ancestors)
@@ -91,26 +114,26 @@ def rank(
         if net:
             raw += w.feedback * math.tanh(net / 2)
             parts.append(f"supervisors {'+' if net > 0 else ''}{net}")
-        total = w.text + w.equipment + w.failure_mode + w.location + w.recency + w.feedback
-        score = max(0.0, min(1.0, raw / total))
+        scored.append((raw, hit.itemno, i, parts))
+    scored.sort(key=lambda row: (-row[0], row[1]))
+    # A Recommendation (and its "why") only for what is kept: 5 of ~90 candidates a turn.
+    out = []
+    for raw, _, i, parts in scored if limit is None else scored[:limit]:
+        hit = hits[i]
         out.append(
-            (
-                raw,
-                Recommendation(
-                    hit.itemno,
-                    hit.title,
-                    hit.resolution,
-                    score,
-                    ", ".join(parts),
-                    hit.equipment,
-                    hit.failure_mode,
-                    hit.location,
-                    hit.created_at,
-                ),
+            Recommendation(
+                hit.itemno,
+                hit.title,
+                hit.resolution,
+                max(0.0, min(1.0, raw / total)),
+                ", ".join(parts),
+                hit.equipment,
+                hit.failure_mode,
+                hit.location,
+                hit.created_at,
             )
         )
-    out.sort(key=lambda pair: (-pair[0], pair[1].itemno))
-    return [r for _, r in out]
+    return out
 
 
 def _relation(wanted: str | None, got: str | None, ancestors: Mapping[str, set[str]]) -> str:

@@ -101,7 +101,7 @@ class Recommender:
             query.failure_mode = parsed.code("failure_mode")
             query.location = parsed.code("location")
         hits = self.candidates(text, parsed)
-        return rank(hits, query, utcnow(), self.votes())[:k]
+        return rank(hits, query, utcnow(), self.votes(), limit=k)
 
 
 def search_texts(
