@@ -207,6 +207,8 @@ class CatalogParser:
             pick = head_of(kept, selected, norm)
         elif category == "priority":
             pick = max(kept, key=lambda m: m.start)
+        elif category == "failure_mode":
+            pick = _diagnosed(kept, norm) or min(kept, key=lambda m: m.start)
         else:
             pick = min(kept, key=lambda m: m.start)
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)
@@ -287,6 +289,29 @@ def _record(result: ParseResult) -> None:
         for category, value in result.fields.items()
         if value.code is not None
     ]
+
+
+# Words before a conclusion ("think its fouled", "봤더니 막혀있음"), and after one ("누설 의심").
+_CONCLUDES = re.compile(
+    r"(?:\b(?:think|suspect|probably|looks like|found|turned out)\b"
+    r"|봤더니|보니|확인해보니|확인 결과|점검해보니)"
+)
+_CONCLUDED = re.compile(r"(?:의심|인듯|인 듯|같아요|같음|같습니다|\bsuspected\b)")
+
+
+def _diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
+    """The failure mode a technician concluded ("dP up, think its fouled", "봤더니 막혀있음",
+    "내부 누설 의심"), over the symptoms that led there."""
+    for cue in _CONCLUDES.finditer(norm):
+        after = [m for m in kept if m.start >= cue.end()]
+        if after:
+            return min(after, key=lambda m: m.start)
+    for cue in _CONCLUDED.finditer(norm):
+        # Right before the word, or ending with it (a phrase such as "막힘 의심").
+        before = [m for m in kept if m.start < cue.start() and cue.start() - m.end <= 6]
+        if before:
+            return max(before, key=lambda m: m.end)
+    return None
 
 
 def _said(

@@ -120,3 +120,16 @@ def test_the_urgent_of_a_not_urgent_is_no_new_word_for_urgency() -> None:
     history.add(Example(text, codes) for text, codes in said)
     taught = CatalogParser(entries, history=history)
     assert taught.parse("pump noisy, not urgent, when possible").code("priority") == "4"
+
+
+def test_the_failure_a_technician_concluded_is_the_one_coded() -> None:
+    parser = CatalogParser(ENTRIES)
+    for text in (
+        "pump running hot, found the strainer plugged",
+        "pump running hot, think its plugged",
+        "펌프 과열 봤더니 흡입측 막혀있음",
+        "펌프 과열, 흡입측 막힘 의심",
+    ):
+        assert parser.parse(text).code("failure_mode") == "X-PLG", text
+    # Without a word of diagnosis the first symptom named stays the failure.
+    assert parser.parse("pump running hot and plugged").code("failure_mode") == "X-HOT"

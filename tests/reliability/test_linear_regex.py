@@ -79,6 +79,8 @@ SUBJECTS = [
     ),
     Subject("parser.level_after", _all(parser._LEVEL_AFTER), "온도 temp", (" ",)),
     Subject("parser.level_word", _all(parser._LEVEL_WORD), "high 높음", ("high",)),
+    Subject("parser.concludes", _all(parser._CONCLUDES), "think 봤더니 ", ("think", "봤더", " ")),
+    Subject("parser.concluded", _all(parser._CONCLUDED), "의심 같아요 ", ("의", "같아", " ")),
     Subject("parser.state_before", _all(parser._STATE_BEFORE), "was as ", ("was", " ", "as ")),
     Subject(
         "parser.priority_number",
