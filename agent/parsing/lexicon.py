@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from adapters.domain import CatalogEntry
-from agent.parsing.shorthand import location_shorthand
+from agent.parsing.shorthand import equipment_shorthand, location_shorthand
 from agent.parsing.textnorm import normalize
 
 
@@ -35,6 +35,7 @@ class _Table:
     tag_prefixes: dict[str, tuple[str, ...]]
     abbreviations: dict[str, tuple[str, ...]]
     location_heads: tuple[str, ...]
+    equipment_abbreviations: dict[str, tuple[str, ...]]
 
 
 def _load() -> _Table:
@@ -51,6 +52,7 @@ def _load() -> _Table:
         {str(k): tuple(map(str, v)) for k, v in raw["tag_prefixes"].items()},
         {str(k): tuple(map(str, v)) for k, v in raw["abbreviations"].items()},
         tuple(map(str, raw["location_heads"])),
+        {str(k): tuple(map(str, v)) for k, v in raw["equipment_abbreviations"].items()},
     )
 
 
@@ -99,6 +101,13 @@ def extra_forms(entries: Iterable[CatalogEntry]) -> Iterator[tuple[CatalogEntry,
                 continue
             taken[key] = entry.code
             yield entry, phrase
+    # The catalog's own machine names as written in shorthand ("shutdown vlv", "emergency gen"),
+    # where no other code already owns the form.
+    for entry, form in equipment_shorthand(entries, _TABLE.equipment_abbreviations):
+        key = ("equipment", form)
+        if taken.get(key, entry.code) == entry.code:
+            taken[key] = entry.code
+            yield entry, form
     # Shorthand of the catalog's own place names may name several codes ("building a" in every
     # plant): the place named beside it settles which, as for the catalog's own "A동".
     for entry, form in location_shorthand(entries, _TABLE.abbreviations, _TABLE.location_heads):

@@ -94,3 +94,21 @@ def location_shorthand(
                 forms |= _variants(headless, abbreviations)
         for form in sorted(forms - own):
             yield entry, form
+
+
+def equipment_shorthand(
+    entries: Iterable[CatalogEntry], abbreviations: Mapping[str, tuple[str, ...]]
+) -> Iterator[tuple[CatalogEntry, str]]:
+    """(equipment, form) pairs: each name of several words with its words shortened as
+    technicians shorten them ("Shutdown valve" -> "shutdown vlv"; one word alone is the
+    lexicon's, not a name's)."""
+    for entry in entries:
+        if entry.category != "equipment":
+            continue
+        for raw in (entry.name_en, *entry.synonyms):
+            form = normalize(raw)
+            if len(form.split()) < 2 or is_hangul(form):
+                continue
+            for variant in _variants(form, abbreviations) - {form}:
+                if len(variant.split()) >= 2:
+                    yield entry, variant

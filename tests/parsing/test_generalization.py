@@ -202,3 +202,16 @@ def test_forms_are_found_by_their_letters_as_a_scan_of_every_form_finds_them(
     monkeypatch.setattr(matching, "_present", scan)
     assert [parser.matcher.find(t) for t in texts] == indexed
     assert any(indexed)
+
+
+def test_a_machine_name_is_read_in_the_shorthand_of_its_words() -> None:
+    entries = [
+        CatalogEntry("equipment", "Q-VLV", "밸브", "Valve"),
+        CatalogEntry("equipment", "Q-SDV", "차단 밸브", "Shutdown valve", parent="Q-VLV"),
+        CatalogEntry("equipment", "Q-GEN", "발전기", "Generator"),
+        CatalogEntry("equipment", "Q-EDG", "비상 발전기", "Emergency generator", parent="Q-GEN"),
+    ]
+    parser = CatalogParser(entries)
+    assert parser.parse("shutdown vlv slow to close").code("equipment") == "Q-SDV"
+    assert parser.parse("emergency gen wont start").code("equipment") == "Q-EDG"
+    assert parser.parse("emerg generator tripped").code("equipment") == "Q-EDG"
