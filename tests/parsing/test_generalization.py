@@ -215,3 +215,16 @@ def test_a_machine_name_is_read_in_the_shorthand_of_its_words() -> None:
     assert parser.parse("shutdown vlv slow to close").code("equipment") == "Q-SDV"
     assert parser.parse("emergency gen wont start").code("equipment") == "Q-EDG"
     assert parser.parse("emerg generator tripped").code("equipment") == "Q-EDG"
+
+
+def test_room_names_are_read_as_plants_shorten_them() -> None:
+    entries = [
+        *ENTRIES,
+        CatalogEntry("location", "K8-BR", "8공장 보일러실", "Plant 8 Boiler Room", parent="K8"),
+        CatalogEntry(
+            "location", "K7-CR", "7공장 중앙제어실", "Plant 7 Central Control Room", parent="K7"
+        ),
+    ]
+    parser = CatalogParser(entries)
+    assert parser.parse("plant 8 boiler house pump leaking").code("location") == "K8-BR"
+    assert parser.parse("7공 중제실 펌프 누유").code("location") == "K7-CR"
