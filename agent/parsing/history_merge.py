@@ -130,7 +130,8 @@ def _kind_word(field: str, beyond: list[str], text: str, surface: str, kiwi: Kiw
     at = norm.find(surface.lower()) if surface else -1
     if at < 0:
         return True
-    lead = {w for w, _, _ in words(norm[:at], kiwi)[-2:]}
+    # "coupling guard on pump": a preposition between ends the compound.
+    lead = {w for w, _, _ in words(norm[:at], kiwi, function_words=True)[-2:]}
     return any(all(part in lead for part in w.split()) for w in beyond)
 
 

@@ -16,16 +16,25 @@ _LATIN = re.compile(r"[a-z0-9]+(?:['/&.%][a-z0-9]+)*%?")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+(?:\s+[\uac00-\ud7a3]+)*")
 # Content morphemes, and 안/못 (negation), which turn '돌아가다' into 'will not run'.
 _KO_TAGS = ("NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "NNB")
+# English function words: in a small history "it" or "on" can lean to a code by chance, and the
+# history then fills a field on it ("showing 50 m3/h with the pump off ... need it" → plugged).
+_EN_SKIP = frozenset(
+    "a an the it its is are was were be been to of in on at for and or with by from this that"
+    " there as so but".split()
+)
 _KO_SKIP = frozenset({"하", "되", "있", "이", "것", "거", "수", "등", "좀"})
 
 
 @lru_cache(maxsize=16384)
-def words(text: str, kiwi: Kiwi | None = None) -> tuple[tuple[str, int, int], ...]:
+def words(
+    text: str, kiwi: Kiwi | None = None, function_words: bool = False
+) -> tuple[tuple[str, int, int], ...]:
     """Tokens of normalized text in order, with their spans: Latin words and Korean morphemes
     (by `kiwi`, the catalog's, or a plain model)."""
     out: list[tuple[str, int, int]] = []
     for m in _LATIN.finditer(text):
-        out.append((m.group(0), m.start(), m.end()))
+        if function_words or m.group(0) not in _EN_SKIP:
+            out.append((m.group(0), m.start(), m.end()))
     if is_hangul(text):
         for run in _HANGUL_RUN.finditer(text):
             for tok in (kiwi or plain_kiwi()).tokenize(run.group(0)):

@@ -133,3 +133,18 @@ def test_the_failure_a_technician_concluded_is_the_one_coded() -> None:
         assert parser.parse(text).code("failure_mode") == "X-PLG", text
     # Without a word of diagnosis the first symptom named stays the failure.
     assert parser.parse("pump running hot and plugged").code("failure_mode") == "X-HOT"
+
+
+def test_a_function_word_is_no_evidence_however_the_history_leaned() -> None:
+    # By chance every "it" of this history came with a plugged pump.
+    said: list[tuple[str, dict[str, str | None]]] = [
+        (f"pump {n} blorked again, fix it", {"equipment": "Q-PMP", "failure_mode": "X-PLG"})
+        for n in range(12)
+    ]
+    said += [
+        (f"pump {n} leaking", {"equipment": "Q-PMP", "failure_mode": "X-LEK"}) for n in range(30)
+    ]
+    taught = _taught(said)
+    text = "sensor shows 50 with the pump off, need it today"
+    assert taught.parse(text).code("failure_mode") is None
+    assert taught.parse("pump blorked").code("failure_mode") == "X-PLG"
