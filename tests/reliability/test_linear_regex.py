@@ -22,6 +22,7 @@ import adapters.text.tokenizer as tokenizer
 import agent.intent as intent
 import agent.nodes.respond as respond
 import agent.nodes.validate as validate
+import agent.parsing.in_context as in_context
 import agent.parsing.llm_extract as llm_extract
 import agent.parsing.parser as parser
 import agent.parsing.tags as tags
@@ -75,13 +76,19 @@ SUBJECTS = [
         "llm_extract.delimiter", _all(llm_extract._DELIMITER), "< /message>", ("<", "< ", "</ ")
     ),
     Subject(
-        "parser.level_before", _all(parser._LEVEL_BEFORE), "온도 이too", ("온도", "온도 ", " ")
+        "parser.level_before", _all(in_context._LEVEL_BEFORE), "온도 이too", ("온도", "온도 ", " ")
     ),
-    Subject("parser.level_after", _all(parser._LEVEL_AFTER), "온도 temp", (" ",)),
-    Subject("parser.level_word", _all(parser._LEVEL_WORD), "high 높음", ("high",)),
-    Subject("parser.concludes", _all(parser._CONCLUDES), "think 봤더니 ", ("think", "봤더", " ")),
-    Subject("parser.concluded", _all(parser._CONCLUDED), "의심 같아요 ", ("의", "같아", " ")),
-    Subject("parser.state_before", _all(parser._STATE_BEFORE), "was as ", ("was", " ", "as ")),
+    Subject("in_context.level_after", _all(in_context._LEVEL_AFTER), "온도 temp", (" ",)),
+    Subject("in_context.level_word", _all(in_context._LEVEL_WORD), "high 높음", ("high",)),
+    Subject(
+        "parser.concludes", _all(in_context._CONCLUDES), "think 봤더니 ", ("think", "봤더", " ")
+    ),
+    Subject(
+        "in_context.concluded", _all(in_context._CONCLUDED), "의심 같아요 ", ("의", "같아", " ")
+    ),
+    Subject(
+        "in_context.state_before", _all(in_context._STATE_BEFORE), "was as ", ("was", " ", "as ")
+    ),
     Subject(
         "parser.priority_number",
         _all(parser._PRIORITY_NUMBER),

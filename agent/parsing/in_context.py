@@ -1,0 +1,91 @@
+"""What a catalog match means where it stands: a priority word that is a level or a state, the
+failure mode a technician concluded, the words of a field that the history may not read again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from agent.parsing.matcher import Match
+
+_MEASURE = (
+    r"온도|진동|압력|차압|유량|레벨|수위|전류|부하|속도|회전수|temp|temperature|vib|vibration|"
+    r"pressure|press|level|flow|current|amps?|load|dp|rpm|speed|vacuum|진공"
+)
+_LEVEL_WORD = re.compile(r"^(?:high|hi|높음|높다|높아요|높아|높습니다|높네요|과다)$")
+# "진동 높음", "temp too high", "high vib": a level, not how urgent the work is.
+# Possessive `\s*+`: three optional runs of spaces in a row are otherwise tried in every split,
+# cubic in the length of a run of spaces (linear-time regexes: tests/reliability/test_linear_regex).
+_LEVEL_BEFORE = re.compile(
+    rf"(?:{_MEASURE})\s*+(?:이|가|은|는|도|값)?\s*+(?:too|very|너무|매우|좀|많이|평소보다)?\s*+$"
+)
+_LEVEL_AFTER = re.compile(rf"^\s*(?:{_MEASURE})(?![a-z])")
+# "pressure was normal", "running normal", "twice as fast as normal": a state, not urgency.
+_STATE_WORD = re.compile(r"^(?:normal|usual)$")
+_STATE_BEFORE = re.compile(
+    r"(?:^|\s)(?:is|was|are|were|be|been|looks?|reads?|seems?|runs?|running|as|than|to|still)"
+    r"\s*+$"
+)
+
+# Words before a conclusion ("think its fouled", "봤더니 막혀있음"), and after one ("누설 의심").
+_CONCLUDES = re.compile(
+    r"(?:\b(?:think|suspect|probably|looks like|found|turned out)\b"
+    r"|봤더니|보니|확인해보니|확인 결과|점검해보니)"
+)
+_CONCLUDED = re.compile(r"(?:의심|인듯|인 듯|같아요|같음|같습니다|\bsuspected\b)")
+
+
+def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
+    """The failure mode a technician concluded ("dP up, think its fouled", "봤더니 막혀있음",
+    "내부 누설 의심"), over the symptoms that led there."""
+    for cue in _CONCLUDES.finditer(norm):
+        after = [m for m in kept if m.start >= cue.end()]
+        if after:
+            return min(after, key=lambda m: m.start)
+    for cue in _CONCLUDED.finditer(norm):
+        # Right before the word, or ending with it (a phrase such as "막힘 의심").
+        before = [m for m in kept if m.start < cue.start() and cue.start() - m.end <= 6]
+        if before:
+            return max(before, key=lambda m: m.end)
+    return None
+
+
+def said(
+    selected: Sequence[list[Match]], levels: Sequence[Match]
+) -> dict[str, list[tuple[int, int]]]:
+    """Per field stated, not inferred (where, how soon), the spans the catalog read as something
+    else: "pump" names the machine, not its area, though most pumps of a history sit in one;
+    the "high" of "vib high" is a level (`levels`), not urgency."""
+    things = [
+        (g[0].start, g[0].end)
+        for g in selected
+        if g[0].entry.category in ("equipment", "failure_mode")
+    ]
+    places = [(g[0].start, g[0].end) for g in selected if g[0].entry.category == "location"]
+    asks = [
+        (g[0].start, g[0].end) for g in selected if g[0].entry.category in ("priority", "activity")
+    ]
+    return {
+        "location": things,
+        "priority": [*things, *places, *((m.start, m.end) for m in levels)],
+        "failure_mode": [*places, *asks],
+    }
+
+
+def no_urgency(norm: str, group: Sequence[Match]) -> bool:
+    """A priority match that is no urgency: a measured level ("vib high"), an inflection of a
+    priority word or the first half of a hyphenated name."""
+    m = group[0]
+    if any(g.entry.category != "priority" for g in group):
+        return False
+    # Urgency is said in set words: "normally" is not "normal", and "high-bay lights" or a
+    # "low-voltage panel" name a thing, not how soon to come.
+    if all(g.method == "stem" for g in group) or norm[m.end : m.end + 1] == "-":
+        return True
+    word = m.surface.strip()
+    if _STATE_WORD.match(word):
+        return bool(_STATE_BEFORE.search(norm[: m.start]))
+    if not _LEVEL_WORD.match(word):
+        return False
+    return bool(_LEVEL_BEFORE.search(norm[: m.start]) or _LEVEL_AFTER.search(norm[m.end :]))
