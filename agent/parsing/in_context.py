@@ -5,6 +5,7 @@ failure mode a technician concluded, the words of a field that the history may n
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from agent.parsing.matcher import Match
@@ -38,16 +39,23 @@ _CONCLUDED = re.compile(r"(?:의심|인듯|인 듯|같아요|같음|같습니다
 
 def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
     """The failure mode a technician concluded ("dP up, think its fouled", "봤더니 막혀있음",
-    "내부 누설 의심"), over the symptoms that led there."""
+    "내부 누설 의심"), over the symptoms that led there. Linear in the text: `kept` are
+    non-overlapping spans, so ordered by start they are ordered by end too."""
+    if not kept:
+        return None
+    spans = sorted(kept, key=lambda m: m.start)
+    starts = [m.start for m in spans]
+    # The first cue with a failure named after it; the first such failure.
     for cue in _CONCLUDES.finditer(norm):
-        after = [m for m in kept if m.start >= cue.end()]
-        if after:
-            return min(after, key=lambda m: m.start)
+        i = bisect_left(starts, cue.end())
+        if i < len(spans):
+            return spans[i]
     for cue in _CONCLUDED.finditer(norm):
-        # Right before the word, or ending with it (a phrase such as "막힘 의심").
-        before = [m for m in kept if m.start < cue.start() and cue.start() - m.end <= 6]
-        if before:
-            return max(before, key=lambda m: m.end)
+        # Right before the word, or ending with it (a phrase such as "막힘 의심"): the last span
+        # starting before it, if it ends within 6 characters of it.
+        i = bisect_left(starts, cue.start()) - 1
+        if i >= 0 and cue.start() - spans[i].end <= 6:
+            return spans[i]
     return None
 
 

@@ -18,6 +18,8 @@ _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3]+(?:\s+[\uac00-\ud7a3]+)*")
 _KO_TAGS = ("NNG", "NNP", "NR", "XR", "VV", "VA", "MAG", "NNB")
 # English function words: in a small history "it" or "on" can lean to a code by chance, and the
 # history then fills a field on it ("showing 50 m3/h with the pump off ... need it" → plugged).
+# Not the search tokenizer's ENGLISH_STOPWORDS: "not" and "no" stay here, where they turn a
+# failure around ("not start").
 _EN_SKIP = frozenset(
     "a an the it its is are was were be been to of in on at for and or with by from this that"
     " there as so but".split()
