@@ -222,6 +222,12 @@ class HistoryModel:
         self.add([Example(text, {field: code}, CORRECTION_WEIGHT)])
         self.remembered[(field, _key(text))] = code
 
+    def mass(self, feature: str, field: str) -> float:
+        """How much of the history's use of a word the attribution gave to a field."""
+        if not self._fitted:
+            self._fit()
+        return self.fields[field].feature_total.get(feature, 0.0)
+
     def recall(self, text: str, field: str) -> str | None:
         """The code a person gave this very text for this field, if any."""
         return self.remembered.get((field, _key(text)))

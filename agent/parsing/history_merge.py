@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from kiwipiepy import Kiwi
 
 from adapters.domain import CatalogEntry
-from agent.parsing.history import FIELDS, HistoryModel
+from agent.parsing.history import FIELDS, Evidence, HistoryModel
 from agent.parsing.terms import words
 from agent.parsing.textnorm import normalize
 
@@ -79,7 +79,7 @@ def combine_history(
                 # A request for work ("점검 요청합니다", "grease the bearings") names its
                 # purpose; a failure it did not name takes a telling word, not "요청" or "on".
                 floor = REQUEST_FLOOR
-            if ev.probability >= floor and _may_fill(field, ev.support):
+            if ev.probability >= floor and _may_fill(field, ev, history):
                 surface = " ".join(ev.words[:2])
                 fields[field] = FieldValue(ev.code, ev.probability, "history", surface, ev.words)
             continue
@@ -113,11 +113,19 @@ def combine_history(
             fields[field] = FieldValue(ev.code, odds, "history", beyond[0], ev.words)
 
 
-def _may_fill(field: str, support: float) -> bool:
+def _may_fill(field: str, ev: Evidence, history: HistoryModel) -> bool:
     """Where a job is, like how urgent it is, is said, not inferred from the machine: the
     history names a place the text did not only on a word that alone makes it likely (the unit's
-    own nickname), never on "pump" because most pumps sit in one area."""
-    return field not in ("location", "priority") or support >= PLACE_SUPPORT
+    own nickname), never on "pump" because most pumps sit in one area. A place's word is one the
+    history's notes used for where more than for what: "steam" or "cooling" mostly say which
+    machine, though most steam jobs were in the boiler room."""
+    if field not in ("location", "priority"):
+        return True
+    if ev.support < PLACE_SUPPORT:
+        return False
+    return field != "location" or history.mass(ev.words[0], field) > history.mass(
+        ev.words[0], "equipment"
+    )
 
 
 def _kind_word(field: str, beyond: list[str], text: str, surface: str, kiwi: Kiwi | None) -> bool:

@@ -36,6 +36,25 @@ _CONCLUDES = re.compile(
 )
 _CONCLUDED = re.compile(r"(?:의심|인듯|인 듯|같아요|같음|같습니다|\bsuspected\b)")
 
+# "not leaking", "no visible leak", "isn't really plugged", "누유 없음", "진동은 아니고": a
+# failure ruled out. A few qualifiers may stand between ("no signs of wear"), not any word:
+# "not urgent pump leaking" still leaks. Matched on a short window either side of the match.
+_DENIED_BEFORE = re.compile(
+    r"(?:^|[^a-z'])(?:not|no|never|without|isn'?t|wasn'?t|aren'?t|doesn'?t|don'?t|didn'?t)"
+    r"\s+(?:(?:really|any|visible|obvious|active|apparent|signs?\s+of|much|actually|yet)\s+)?$"
+)
+_DENIED_AFTER = re.compile(r"^\s?(?:은|는|이|가|도)?\s?(?:없|아니|아님)")
+_WINDOW = 32
+
+
+def denied(norm: str, group: Sequence[Match]) -> bool:
+    """A failure-mode match the text rules out ("not leaking", "누유 없음")."""
+    m = group[0]
+    if any(g.entry.category != "failure_mode" for g in group):
+        return False
+    before = norm[max(0, m.start - _WINDOW) : m.start]
+    return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.match(norm[m.end : m.end + 8]))
+
 
 def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
     """The failure mode a technician concluded ("dP up, think its fouled", "봤더니 막혀있음",
@@ -60,11 +79,16 @@ def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
 
 
 def said(
-    selected: Sequence[list[Match]], levels: Sequence[Match]
+    selected: Sequence[list[Match]],
+    levels: Sequence[Match],
+    tags: Sequence[tuple[int, int]] = (),
+    ruled_out: Sequence[Match] = (),
 ) -> dict[str, list[tuple[int, int]]]:
     """Per field stated, not inferred (where, how soon), the spans the catalog read as something
-    else: "pump" names the machine, not its area, though most pumps of a history sit in one;
-    the "high" of "vib high" is a level (`levels`), not urgency."""
+    else: "pump" names the machine, not its area, though most pumps of a history sit in one,
+    and so does a tag ("V-201", `tags`) whatever area its number was seen in; the "high" of
+    "vib high" is a level (`levels`), not urgency; a failure `ruled_out` ("not leaking") is no
+    evidence of itself."""
     things = [
         (g[0].start, g[0].end)
         for g in selected
@@ -75,9 +99,9 @@ def said(
         (g[0].start, g[0].end) for g in selected if g[0].entry.category in ("priority", "activity")
     ]
     return {
-        "location": things,
+        "location": [*things, *tags],
         "priority": [*things, *places, *((m.start, m.end) for m in levels)],
-        "failure_mode": [*places, *asks],
+        "failure_mode": [*places, *asks, *((m.start, m.end) for m in ruled_out)],
     }
 
 

@@ -14,11 +14,11 @@ from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_merge import catalog_reliability, combine_history
-from agent.parsing.in_context import diagnosed, no_urgency, said
+from agent.parsing.in_context import denied, diagnosed, no_urgency, said
 from agent.parsing.lexicon import extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
-from agent.parsing.tags import find_tag
+from agent.parsing.tags import find_tag, tag_spans
 from agent.parsing.textnorm import content_tokens, normalize
 
 REQUIRED_FIELDS: tuple[str, ...] = ("location", "equipment", "failure_mode", "priority")
@@ -105,9 +105,12 @@ class CatalogParser:
         """Catalog and lexicon matching, span selection and field resolution."""
         selected: list[list[Match]] = []
         levels: list[Match] = []
+        ruled_out: list[Match] = []
         for group in _select_spans(self.matcher.find(norm)):
             if no_urgency(norm, group):
                 levels.append(group[0])
+            elif denied(norm, group):
+                ruled_out.append(group[0])
             else:
                 selected.append(group)
         fields: dict[str, FieldValue] = {}
@@ -132,7 +135,7 @@ class CatalogParser:
                 fields,
                 self.by_key,
                 self._reliability(),
-                said(selected, levels),
+                said(selected, levels, tag_spans(norm), ruled_out),
                 {
                     c: [g[0].surface for g in selected if g[0].entry.category == c]
                     for c in REQUIRED_FIELDS

@@ -12,6 +12,11 @@ _TAG = re.compile(
 )
 
 
+def tag_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text writes equipment tags: their numbers name a machine, not its place."""
+    return [m.span(1) for m in _TAG.finditer(text)]
+
+
 def find_tag(text: str, exclude: set[str] | None = None) -> str | None:
     """The first equipment tag in the text, upper-cased, skipping words that are catalog forms."""
     for m in _TAG.finditer(text):

@@ -228,3 +228,22 @@ def test_room_names_are_read_as_plants_shorten_them() -> None:
     parser = CatalogParser(entries)
     assert parser.parse("plant 8 boiler house pump leaking").code("location") == "K8-BR"
     assert parser.parse("7공 중제실 펌프 누유").code("location") == "K7-CR"
+
+
+def test_a_failure_the_text_rules_out_is_not_its_failure_mode() -> None:
+    entries = [
+        *ENTRIES,
+        CatalogEntry("failure_mode", "X-VIB", "진동", "Vibration"),
+        CatalogEntry("failure_mode", "X-CRK", "균열", "Crack"),
+    ]
+    parser = CatalogParser(entries)
+    cases = {
+        "no external leakage, casing cracked": "X-CRK",
+        "외부 누설 없음, 펌프 균열": "X-CRK",
+        "not vibrating, dripping": "X-LEK",
+        # A negation of something else leaves the failure alone.
+        "not urgent, pump dripping": "X-LEK",
+        "pump not running and dripping": "X-LEK",
+    }
+    for text, code in cases.items():
+        assert parser.parse(text).code("failure_mode") == code, text

@@ -26,10 +26,12 @@ ENTRIES = [
 ]
 
 
-def _taught(said: list[tuple[str, dict[str, str | None]]]) -> CatalogParser:
+def _taught(
+    said: list[tuple[str, dict[str, str | None]]], entries: list[CatalogEntry] = ENTRIES
+) -> CatalogParser:
     history = HistoryModel()
     history.add(Example(text, codes) for text, codes in said)
-    return CatalogParser(ENTRIES, history=history)
+    return CatalogParser(entries, history=history)
 
 
 def test_a_measured_high_is_not_urgency_even_where_the_history_coded_it_urgent() -> None:
@@ -148,3 +150,33 @@ def test_a_function_word_is_no_evidence_however_the_history_leaned() -> None:
     text = "sensor shows 50 with the pump off, need it today"
     assert taught.parse(text).code("failure_mode") is None
     assert taught.parse("pump blorked").code("failure_mode") == "X-PLG"
+
+
+def test_a_place_nickname_places_the_job_and_a_word_of_the_machine_does_not() -> None:
+    # Steam jobs were on the steam piping, most of them in the utility building; "ut bay" is that
+    # building's nickname, said of every kind of machine there (the place words of a history must
+    # still place a job once words said of machines no longer do).
+    entries = [*ENTRIES, CatalogEntry("equipment", "Q-STM", "스팀 배관", "Steam piping")]
+    said: list[tuple[str, dict[str, str | None]]] = [
+        (f"steam hissing {n}", {"equipment": "Q-STM", "location": place})
+        for n in range(5)
+        for place in ("K8-UT", "K8-UT", "K8-C")
+    ]
+    said += [
+        (f"ut bay {machine} {n}", {"equipment": code, "location": "K8-UT"})
+        for n in range(4)
+        for machine, code in (("pump", "Q-PMP"), ("sensor", "Q-SNS"))
+    ]
+    said += [(f"pump leaking {n}", {"equipment": "Q-PMP", "location": "K8-C"}) for n in range(20)]
+    taught = _taught(said, entries)
+    assert taught.parse("steam hissing").code("location") is None
+    assert taught.parse("ut bay pump leaking").code("location") == "K8-UT"
+
+
+def test_a_tag_number_does_not_place_the_job() -> None:
+    # Every V-201 job so far was in the utility building: the number names the vessel, not where.
+    said: list[tuple[str, dict[str, str | None]]] = [
+        (f"V-201 leaking {n}", {"location": "K8-UT"}) for n in range(10)
+    ]
+    said += [(f"pump leaking {n}", {"equipment": "Q-PMP", "location": "K8-C"}) for n in range(20)]
+    assert _taught(said).parse("V-201 leaking at flange").code("location") is None

@@ -87,6 +87,13 @@ SUBJECTS = [
         "in_context.concluded", _all(in_context._CONCLUDED), "의심 같아요 ", ("의", "같아", " ")
     ),
     Subject(
+        "in_context.denied_before",
+        _all(in_context._DENIED_BEFORE),
+        "not signs of ",
+        ("not", "not ", " ", "no signs "),
+    ),
+    Subject("in_context.denied_after", _all(in_context._DENIED_AFTER), "은 없", (" ", "은 ")),
+    Subject(
         "in_context.state_before", _all(in_context._STATE_BEFORE), "was as ", ("was", " ", "as ")
     ),
     Subject(
