@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from agent.parsing.matcher import Match
 
@@ -34,7 +34,7 @@ _CONCLUDES = re.compile(
     r"(?:\b(?:think|suspect|probably|looks like|found|turned out)\b"
     r"|봤더니|보니|확인해보니|확인 결과|점검해보니)"
 )
-_CONCLUDED = re.compile(r"(?:의심|인듯|인 듯|같아요|같음|같습니다|\bsuspected\b)")
+_CONCLUDED = re.compile(r"(?:의심|듯|같아|같음|같습|같다|같당|같네|\bsuspected\b)")
 
 # "not leaking", "no visible leak", "isn't really plugged", "누유 없음", "진동은 아니고": a
 # failure ruled out. A few qualifiers may stand between ("no signs of wear"), not any word:
@@ -54,6 +54,17 @@ def denied(norm: str, group: Sequence[Match]) -> bool:
         return False
     before = norm[max(0, m.start - _WINDOW) : m.start]
     return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.match(norm[m.end : m.end + 8]))
+
+
+def named_failure(
+    kept: Sequence[Match], norm: str, catch_all: Collection[tuple[str, str]]
+) -> Match:
+    """Of several failure modes, the one coded: "breakdown" (`catch_all`) only when nothing more
+    particular is named ("coil burnt, won't open" is a failure to open), then the concluded one,
+    then the first."""
+    named = [m for m in kept if (m.entry.category, m.entry.code) not in catch_all]
+    pool = named or kept
+    return diagnosed(pool, norm) or min(pool, key=lambda m: m.start)
 
 
 def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:

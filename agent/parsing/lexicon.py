@@ -27,6 +27,7 @@ class Concept:
     category: str
     anchors: tuple[str, ...]
     phrases: tuple[str, ...]
+    catch_all: bool = False  # what a text says when it names no particular failure
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ def _load() -> _Table:
         resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8")
     )
     concepts = tuple(
-        Concept(str(c["category"]), tuple(map(str, c["anchors"])), tuple(map(str, c["phrases"])))
+        Concept(
+            str(c["category"]),
+            tuple(map(str, c["anchors"])),
+            tuple(map(str, c["phrases"])),
+            bool(c.get("catch_all", False)),
+        )
         for c in raw["concepts"]
     )
     return _Table(
@@ -81,6 +87,13 @@ def resolve(
             if len(top) == 1:
                 return top[0]
     return None
+
+
+def catch_all_codes(entries: Iterable[CatalogEntry]) -> frozenset[tuple[str, str]]:
+    """(category, code) of the catalog's catch-all entries ("breakdown"), where it has them."""
+    entries = list(entries)
+    found = (resolve(c.anchors, c.category, entries) for c in CONCEPTS if c.catch_all)
+    return frozenset((e.category, e.code) for e in found if e is not None)
 
 
 def extra_forms(entries: Iterable[CatalogEntry]) -> Iterator[tuple[CatalogEntry, str]]:

@@ -14,10 +14,11 @@ from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_merge import catalog_reliability, combine_history
-from agent.parsing.in_context import denied, diagnosed, no_urgency, said
-from agent.parsing.lexicon import extra_forms, tag_equipment
+from agent.parsing.in_context import denied, named_failure, no_urgency, said
+from agent.parsing.lexicon import catch_all_codes, extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
+from agent.parsing.readings import Readings
 from agent.parsing.tags import find_tag, tag_spans
 from agent.parsing.textnorm import content_tokens, normalize
 
@@ -88,6 +89,8 @@ class CatalogParser:
         self._agree: tuple[int, dict[str, float]] | None = None
         self._forms = {normalize(f) for e in self.entries for f in e.surface_forms()}
         self._priority_codes = {e.code for e in self.entries if e.category == "priority"}
+        self._catch_all = catch_all_codes(self.entries)
+        self._readings = Readings(self.entries)
 
     def parse(self, text: str, vectors: bool = True) -> ParseResult:
         """Parse one text; `vectors=False` skips vector normalization."""
@@ -119,6 +122,11 @@ class CatalogParser:
             fields[category], others = self._resolve(category, selected, norm)
             if category == "equipment":
                 context = others
+        if fields["failure_mode"].code is None and self._readings:
+            # No failure word: a reading against its normal may still say it (readings.py).
+            shown = self._readings.failure(norm)
+            if shown is not None:
+                fields["failure_mode"] = FieldValue(shown[0].code, 0.75, "reading", shown[1])
         if fields["priority"].code is None:
             m = _PRIORITY_NUMBER.search(norm)
             if m and m.group(1) in self._priority_codes:
@@ -194,7 +202,7 @@ class CatalogParser:
         elif category == "priority":
             pick = max(kept, key=lambda m: m.start)
         elif category == "failure_mode":
-            pick = diagnosed(kept, norm) or min(kept, key=lambda m: m.start)
+            pick = named_failure(kept, norm, self._catch_all)
         else:
             pick = min(kept, key=lambda m: m.start)
         confidence = pick.score * (1.0 if len(distinct) == 1 else 0.8)

@@ -247,3 +247,54 @@ def test_a_failure_the_text_rules_out_is_not_its_failure_mode() -> None:
     }
     for text, code in cases.items():
         assert parser.parse(text).code("failure_mode") == code, text
+
+
+# Names only (ISO 14224 mode names), invented codes.
+MODES = [
+    *ENTRIES,
+    CatalogEntry("equipment", "Q-VLV", "밸브", "Valve"),
+    CatalogEntry("equipment", "Q-MTR", "모터", "Motor"),
+    CatalogEntry("failure_mode", "X-BRD", "고장", "Breakdown"),
+    CatalogEntry("failure_mode", "X-FTO", "열림 실패", "Fail to open on demand"),
+    CatalogEntry("failure_mode", "X-FTS", "기동 실패", "Fail to start on demand"),
+    CatalogEntry("failure_mode", "X-STP", "정지 실패", "Fail to stop on demand"),
+    CatalogEntry("failure_mode", "X-OHE", "과열", "Overheating"),
+    CatalogEntry("failure_mode", "X-LOO", "출력 저하", "Low output"),
+    CatalogEntry("failure_mode", "X-PLU", "막힘", "Plugged"),
+    CatalogEntry("failure_mode", "X-NOI", "소음", "Noise"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # A breakdown beside a failure it names is how it ended, not what failed.
+        ("솔밸브 코일 단선, 전원은 들어가는데 안열림", "X-FTO"),
+        ("솔밸브 코일 단선", "X-BRD"),
+        # The failure concluded, in everyday Korean hedges.
+        ("펌프 이상한 소리남. 흡입 쪽 막힌 듯", "X-PLU"),
+        ("펌프 소리남", "X-NOI"),
+        # Pressing a button and nothing happening says no more than the word after it.
+        ("압축기 stop 버튼 눌러도 안 멈춤", "X-STP"),
+    ],
+)
+def test_the_failure_coded_among_several_named(text: str, code: str) -> None:
+    assert CatalogParser(MODES).parse(text).code("failure_mode") == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("모터 권선온도 135도 알람 평소 95도", "X-OHE"),
+        ("motor casing temp 92C, normally sits around 60", "X-OHE"),
+        ("압축기 토출압 6바에서 멈춤 (정상 7.5)", "X-LOO"),
+        ("pump pressure only gets to 90 bar instead of 140", "X-LOO"),
+        ("펌프 진공 -720에서 -650까지", "X-LOO"),
+        # Within its normal, or the other way, a reading says nothing.
+        ("모터 온도 60도 평소 58도", None),
+        ("motor temp 40C, normal 80", None),
+        ("압축기 토출압 8.5 (정상 7.5)", None),
+    ],
+)
+def test_a_reading_against_its_normal_says_the_failure(text: str, code: str | None) -> None:
+    assert CatalogParser(MODES).parse(text).code("failure_mode") == code

@@ -27,8 +27,10 @@ import agent.parsing.llm_extract as llm_extract
 import agent.parsing.parser as parser
 import agent.parsing.tags as tags
 import agent.parsing.textnorm as textnorm
+from adapters.domain import CatalogEntry
 from adapters.logging_redact import SecretRedactor
 from agent.parsing.matcher import _pattern
+from agent.parsing.readings import Readings
 from bot.slack import _MENTION, _text
 
 SIZES = (1_024, 16_384, 262_144, 1_048_576)
@@ -62,6 +64,12 @@ def _all(pattern: re.Pattern[str]) -> Callable[[str], object]:
 
 
 _REDACTOR = SecretRedactor(["pmark-db-password", "xoxb-secret-token"])
+_READINGS = Readings(
+    [
+        CatalogEntry("failure_mode", "O", "과열", "Overheating"),
+        CatalogEntry("failure_mode", "L", "출력 저하", "Low output"),
+    ]
+)
 
 SUBJECTS = [
     Subject(
@@ -93,6 +101,12 @@ SUBJECTS = [
         ("not", "not ", " ", "no signs "),
     ),
     Subject("in_context.denied_after", _all(in_context._DENIED_AFTER), "은 없", (" ", "은 ")),
+    Subject(
+        "readings.failure",
+        _READINGS.failure,
+        "온도 1.5 평소→",
+        ("온도 ", "temp 1", "진공 -1에서 ", "temp 9 normal "),
+    ),
     Subject(
         "in_context.state_before", _all(in_context._STATE_BEFORE), "was as ", ("was", " ", "as ")
     ),
