@@ -298,3 +298,22 @@ def test_the_failure_coded_among_several_named(text: str, code: str) -> None:
 )
 def test_a_reading_against_its_normal_says_the_failure(text: str, code: str | None) -> None:
     assert CatalogParser(MODES).parse(text).code("failure_mode") == code
+
+
+def test_a_machine_name_is_read_as_korean_technicians_spell_its_english_words() -> None:
+    entries = [
+        CatalogEntry("equipment", "Q-PMP", "펌프", "Pump"),
+        CatalogEntry("equipment", "Q-DOS", "정량 펌프", "Dosing pump", parent="Q-PMP"),
+        CatalogEntry("equipment", "Q-GD", "가스 감지기", "Gas detector"),
+        CatalogEntry("equipment", "Q-BE", "버킷 엘리베이터", "Bucket elevator"),
+        CatalogEntry("equipment", "Q-CWP", "냉각수 펌프", "Cooling water pump", parent="Q-PMP"),
+    ]
+    parser = CatalogParser(entries)
+    cases = {
+        "도징펌프 과주입됨": "Q-DOS",
+        "가스디텍터 오알람 계속 울림": "Q-GD",
+        "버켓엘베 체인 늘어나서 소리남": "Q-BE",
+        "P2 L1 cw pp #2 vibrating bad": "Q-CWP",
+    }
+    for text, code in cases.items():
+        assert parser.parse(text).code("equipment") == code, text
