@@ -116,6 +116,16 @@ def said(
     }
 
 
+_LABEL = re.compile(r"(?:priority|prio|우선순위)")
+
+
+def stated_priority(kept: Sequence[Match]) -> Match:
+    """Of several priority phrases, one that says "priority" ("low priority: ... high bay ...");
+    else the last: a time frame after a hedge says how soon."""
+    labelled = [m for m in kept if _LABEL.search(m.surface)]
+    return max(labelled or kept, key=lambda m: m.start)
+
+
 def no_urgency(norm: str, group: Sequence[Match]) -> bool:
     """A priority match that is no urgency: a measured level ("vib high"), an inflection of a
     priority word or the first half of a hyphenated name."""

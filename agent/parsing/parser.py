@@ -14,7 +14,7 @@ from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_merge import catalog_reliability, combine_history
-from agent.parsing.in_context import denied, named_failure, no_urgency, said
+from agent.parsing.in_context import denied, named_failure, no_urgency, said, stated_priority
 from agent.parsing.lexicon import catch_all_codes, extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
@@ -200,7 +200,7 @@ class CatalogParser:
         if category == "equipment":
             pick = head_of(kept, selected, norm)
         elif category == "priority":
-            pick = max(kept, key=lambda m: m.start)
+            pick = stated_priority(kept)
         elif category == "failure_mode":
             pick = named_failure(kept, norm, self._catch_all)
         else:

@@ -317,3 +317,10 @@ def test_a_machine_name_is_read_as_korean_technicians_spell_its_english_words() 
     }
     for text, code in cases.items():
         assert parser.parse(text).code("equipment") == code, text
+
+
+def test_a_phrase_that_says_priority_outranks_an_urgency_word_after_it() -> None:
+    entries = [*MODES, CatalogEntry("priority", "2", "높음", "High")]
+    parser = CatalogParser(entries)
+    assert parser.parse("low priority: high bay pump by the dock dripping").code("priority") == "4"
+    assert parser.parse("pump dripping, high").code("priority") == "2"

@@ -107,6 +107,7 @@ SUBJECTS = [
         "온도 1.5 평소→",
         ("온도 ", "temp 1", "진공 -1에서 ", "temp 9 normal "),
     ),
+    Subject("in_context.label", _all(in_context._LABEL), "priority 우선순위", ("prio",)),
     Subject(
         "in_context.state_before", _all(in_context._STATE_BEFORE), "was as ", ("was", " ", "as ")
     ),
