@@ -97,6 +97,9 @@ def combine_history(
             )
             continue
         if _descends(by_key, field, ev.code, current.code):
+            # A plant's area, like a place it did not name, comes from a word of places.
+            if field == "location" and not _place_word(beyond[0], history):
+                continue
             if ev.probability >= REFINE_FLOOR and _kind_word(
                 field, beyond, text, current.surface, history.kiwi
             ):
@@ -117,15 +120,20 @@ def _may_fill(field: str, ev: Evidence, history: HistoryModel) -> bool:
     """Where a job is, like how urgent it is, is said, not inferred from the machine: the
     history names a place the text did not only on a word that alone makes it likely (the unit's
     own nickname), never on "pump" because most pumps sit in one area. A place's word is one the
-    history's notes used for where more than for what: "steam" or "cooling" mostly say which
-    machine, though most steam jobs were in the boiler room."""
+    history's notes used for where more than for anything else (`_place_word`): "steam" or
+    "cooling" mostly say which machine, though most steam jobs were in the boiler room."""
     if field not in ("location", "priority"):
         return True
     if ev.support < PLACE_SUPPORT:
         return False
-    return field != "location" or history.mass(ev.words[0], field) > history.mass(
-        ev.words[0], "equipment"
-    )
+    return field != "location" or _place_word(ev.words[0], history)
+
+
+def _place_word(word: str, history: HistoryModel) -> bool:
+    """Whether the history's notes used a word for where more than for anything else: "steam"
+    mostly says which machine, "need" how soon, "positioner" what failed."""
+    own = history.mass(word, "location")
+    return all(own > history.mass(word, f) for f in FIELDS if f != "location")
 
 
 def _kind_word(field: str, beyond: list[str], text: str, surface: str, kiwi: Kiwi | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from adapters.domain import CatalogEntry
 from agent.parsing.history import Example, HistoryModel
+from agent.parsing.history_merge import _place_word
 from agent.parsing.parser import CatalogParser
 
 ENTRIES = [
@@ -180,3 +181,24 @@ def test_a_tag_number_does_not_place_the_job() -> None:
     ]
     said += [(f"pump leaking {n}", {"equipment": "Q-PMP", "location": "K8-C"}) for n in range(20)]
     assert _taught(said).parse("V-201 leaking at flange").code("location") is None
+
+
+def test_a_word_of_places_is_one_the_notes_used_for_where_more_than_for_anything_else() -> None:
+    # The words a location is read from or refined by (history_merge._place_word): "need" came
+    # with urgency every time, in whatever building; "ut bay" with every job of one building.
+    said: list[tuple[str, dict[str, str | None]]] = [
+        (f"need it today {n}", {"priority": "2", "location": place})
+        for n in range(5)
+        for place in ("K8-UT", "K8-UT", "K8-C")
+    ]
+    said += [
+        (f"ut bay {machine} {n}", {"equipment": code, "location": "K8-UT"})
+        for n in range(6)
+        for machine, code in (("pump", "Q-PMP"), ("sensor", "Q-SNS"))
+    ]
+    said += [(f"pump leaking {n}", {"equipment": "Q-PMP", "location": "K8-C"}) for n in range(20)]
+    history = _taught(said).history
+    assert history is not None
+    assert _place_word("ut", history)
+    assert not _place_word("need", history)
+    assert not _place_word("pump", history)
