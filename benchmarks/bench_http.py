@@ -202,22 +202,43 @@ async def baseline(http: aiohttp.ClientSession, base: str, clients: int, each: i
     return latencies
 
 
-def prepare_data(data_dir: Path, env: dict[str, str]) -> None:
-    code = (
-        "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
-        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).notification_count())"
-    )
+def prepare_data(data_dir: Path, env: dict[str, str], history: int = 0) -> None:
     if env.get("PMARK_DATABASE_URL") is None and not (data_dir / "pmark.db").exists():
         count = 0
     else:
-        out = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO)
-        )
-        count = int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else 0
+        count = notification_count(env)
     if count:
         return
     print(f"loading the demo catalog and history into {data_dir} …", flush=True)
     subprocess.run([str(PMARK), "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    if history:
+        add_history(env, history)
+
+
+def notification_count(env: dict[str, str]) -> int:
+    """Notifications in the application database (0 when it cannot tell)."""
+    code = (
+        "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
+        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).notification_count())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO)
+    )
+    return int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else 0
+
+
+def add_history(env: dict[str, str], n: int) -> None:
+    """n more notifications (bench_turn's synthetic ones), stored and indexed, and the ANN
+    graph built, before the server starts: memory per worker at a plant's full history."""
+    print(f"adding {n} synthetic notifications (bench_turn's) …", flush=True)
+    code = (
+        "import sys, time; sys.path.insert(0, 'benchmarks');"
+        "from bench_turn import synthetic_history; from adapters.settings import Settings;"
+        "from agent.context import PMark; ctx = PMark(Settings()); t = time.perf_counter();"
+        f"synthetic_history(ctx, {n}); ctx.index.refresh(); ctx.index.wait_for_ann(900);"
+        "print(f'stored, indexed and ANN graph built in {time.perf_counter() - t:.0f} s')"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=str(REPO))
 
 
 def feedback_rows(data_dir: Path, env: dict[str, str]) -> int:
@@ -392,7 +413,8 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
     app_db = "PostgreSQL" if "PMARK_DATABASE_URL" in env else "SQLite"
     print(
         f"\n{args.conversations} conversations x {args.turns} turns, checkpoints on {backend}, "
-        f"application database on {app_db}, no LLM, client on the same machine"
+        f"application database on {app_db}, {notification_count(env):,} notifications, no LLM, "
+        "client on the same machine"
     )
     print(
         "| workers | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
@@ -441,7 +463,7 @@ async def main(args: argparse.Namespace) -> int:
     for setting in args.set:  # e.g. --set PMARK_EVENT_LOOP=asyncio, to compare one setting
         name, _, value = setting.partition("=")
         env[name] = value
-    prepare_data(data_dir, env)
+    prepare_data(data_dir, env, args.history)
     counts = [int(w) for w in args.workers.split(",")]
     if max(counts) > 1 and "PMARK_POSTGRES_URL" not in env:
         print("several workers need PMARK_POSTGRES_URL (PostgreSQL checkpoints)")
@@ -468,6 +490,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per answer")
     parser.add_argument("--data-dir", help="reuse a data dir (demo data is loaded when empty)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="a fresh data dir also gets N synthetic notifications (e.g. 100000: RSS at 100k)",
+    )
     parser.add_argument(
         "--metrics", help="save /metrics at the end of each run to METRICS.<workers>"
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from kiwipiepy import Kiwi
 
-from agent.parsing.attribution import Doc, attribute
+from agent.parsing.attribution import Notes, attribute
 from agent.parsing.terms import features, features_of, words
 from agent.parsing.textnorm import normalize
 
@@ -153,7 +153,7 @@ class HistoryModel:
         # Ids of the stored corrections already taught, so one read from another process's
         # store (or twice) is not counted twice.
         self.taught: set[int] = set()
-        self._docs: list[Doc] = []
+        self._notes = Notes(FIELDS)
         # The latest coded texts, for measuring how often the catalog alone agrees with people.
         self.samples: deque[tuple[str, dict[str, str]]] = deque(maxlen=SAMPLES)
         self._fitted = 0
@@ -169,38 +169,31 @@ class HistoryModel:
             codes = {f: c for f, c in ex.codes.items() if c and f in self.fields}
             if not feats or not codes:
                 continue
-            doc: Doc = (feats, codes, ex.weight)
-            self._docs.append(doc)
+            self._notes.add(feats, codes, ex.weight)
             if ex.weight == 1.0:
                 self.samples.append((ex.text, codes))
             for field, code in codes.items():
                 self.fields[field].codes[code] += ex.weight
                 self.fields[field].total += ex.weight
             if self._fitted:
-                self._absorb(doc)
+                self._absorb(feats, codes, ex.weight)
             used += 1
         self.examples += used
-        if self._fitted and len(self._docs) > 1.2 * self._fitted:
+        if self._fitted and len(self._notes) > 1.2 * self._fitted:
             self._fitted = 0  # refit on next use
         return used
 
     def _fit(self) -> None:
-        tables = attribute(self._docs, FIELDS)
+        tables = attribute(self._notes)
         for field, model in self.fields.items():
             model.set_counts(tables[field])
-        vocab: set[str] = set()
-        self._background.clear()
-        for feats, _, weight in self._docs:
-            vocab.update(feats)
-            for f, w in feats.items():
-                self._background[f] += w * weight
+        self._background = defaultdict(float, self._notes.background())
         self._background_total = sum(self._background.values())
-        self._vocab = max(1, len(vocab))
-        self._fitted = len(self._docs)
+        self._vocab = max(1, len(self._notes.names))
+        self._fitted = len(self._notes)
 
-    def _absorb(self, doc: Doc) -> None:
+    def _absorb(self, feats: Mapping[str, float], codes: Mapping[str, str], weight: float) -> None:
         """Add one note's words to the fields that, by the fitted model, most likely said them."""
-        feats, codes, weight = doc
         for f, w in feats.items():
             bg = (
                 0.5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.domain import CatalogEntry
+from agent.parsing.attribution import Notes, attribute
 from agent.parsing.history import Example, HistoryModel
 from agent.parsing.parser import CatalogParser
 
@@ -107,3 +108,27 @@ def test_head_of_a_compound_is_the_object_worked_on() -> None:
         result = parser.parse(text)
         assert result.code("equipment") == code, text
     assert parser.parse("pump motor running hot").context_equipment == ("E-PMP",)
+
+
+def test_notes_keep_each_word_once_and_a_code_id_per_field() -> None:
+    notes = Notes(("equipment", "failure_mode"))
+    notes.add({"pump": 1.0, "leak": 1.0}, {"equipment": "P", "failure_mode": "L"}, 1.0)
+    notes.add({"pump": 1.0, "noisy": 0.5}, {"equipment": "P"}, 4.0)
+    assert len(notes) == 2
+    assert notes.names == ["pump", "leak", "noisy"]
+    assert list(notes.codes["equipment"]) == [0, 0]
+    assert list(notes.codes["failure_mode"]) == [0, -1]  # the second note left it uncoded
+    assert notes.background() == {"pump": 5.0, "leak": 1.0, "noisy": 2.0}
+
+
+def test_attribution_gives_a_word_to_the_field_that_explains_it_in_every_note() -> None:
+    notes = Notes(("equipment", "failure_mode"))
+    # Each note also names its own failure: only the transformer explains "트랜스" in all four.
+    for failure in ("L", "N", "V", "W"):
+        feats = {"트랜스": 1.0, failure.lower(): 1.0}
+        notes.add(feats, {"equipment": "TRF", "failure_mode": failure}, 1.0)
+    tables = attribute(notes)
+    equipment = sum(tables["equipment"]["트랜스"].values())
+    failure = sum(tables["failure_mode"].get("트랜스", {}).values())
+    assert equipment > 10 * failure
+    assert tables["failure_mode"]["l"] == {"L": tables["failure_mode"]["l"]["L"]}
