@@ -99,16 +99,30 @@ def location_shorthand(
 def equipment_shorthand(
     entries: Iterable[CatalogEntry], abbreviations: Mapping[str, tuple[str, ...]]
 ) -> Iterator[tuple[CatalogEntry, str]]:
-    """(equipment, form) pairs: each name of several words with its words shortened as
-    technicians shorten them ("Shutdown valve" -> "shutdown vlv"; one word alone is the
-    lexicon's, not a name's)."""
-    for entry in entries:
-        if entry.category != "equipment":
-            continue
+    """(equipment, form) pairs: each name with its words shortened as technicians shorten them
+    ("Shutdown valve" -> "shutdown vlv", "Compressor" -> "compr"), and the head noun of a name
+    of several words when no other machine shares it ("Storage tank" -> "tank", "탱크")."""
+    equipment = [e for e in entries if e.category == "equipment"]
+    names = {normalize(f) for e in equipment for f in (e.name_en, e.name_ko, *e.synonyms)}
+    heads: dict[str, set[str]] = {}
+    for entry in equipment:
+        for raw in (entry.name_en, entry.name_ko):
+            words = normalize(raw).split()
+            if len(words) >= 2:
+                heads.setdefault(words[-1], set()).add(entry.code)
+    for entry in equipment:
+        forms: set[str] = set()
         for raw in (entry.name_en, *entry.synonyms):
             form = normalize(raw)
-            if len(form.split()) < 2 or is_hangul(form):
-                continue
-            for variant in _variants(form, abbreviations) - {form}:
-                if len(variant.split()) >= 2:
-                    yield entry, variant
+            if form and not is_hangul(form):
+                forms |= _variants(form, abbreviations) - {form}
+        for raw in (entry.name_en, entry.name_ko):
+            words = normalize(raw).split()
+            # A head of one machine only, and no machine's name by itself: "tank" is the
+            # storage tank where the catalog has no other tank, never a "Tank" of its own.
+            if len(words) >= 2 and heads[words[-1]] == {entry.code} and words[-1] not in names:
+                head = words[-1]
+                if len(head) >= 3 or (is_hangul(head) and len(head) >= 2):
+                    forms |= _variants(head, abbreviations)
+        for form in sorted(forms - names):
+            yield entry, form

@@ -334,3 +334,30 @@ def test_a_phrase_that_says_priority_outranks_an_urgency_word_after_it() -> None
     parser = CatalogParser(entries)
     assert parser.parse("low priority: high bay pump by the dock dripping").code("priority") == "4"
     assert parser.parse("pump dripping, high").code("priority") == "2"
+
+
+# Invented machines, names only: the lexicon's abbreviations and the names' own heads.
+MACHINES = [
+    CatalogEntry("equipment", "M-CMP", "압축기", "Compressor"),
+    CatalogEntry("equipment", "M-TRF", "변압기", "Transformer"),
+    CatalogEntry("equipment", "M-TNK", "저장 탱크", "Storage tank"),
+    CatalogEntry("equipment", "M-PMP", "펌프", "Pump"),
+    CatalogEntry("equipment", "M-PMP-D", "약품 펌프", "Dosing pump", parent="M-PMP"),
+    CatalogEntry("equipment", "M-SNS-L", "레벨 센서", "Level sensor"),
+    CatalogEntry("equipment", "M-SNS-T", "온도 센서", "Temperature sensor"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("compr tripped again", "M-CMP"),  # a one-word name, shortened
+        ("xfmr humming loud", "M-TRF"),
+        ("tank overflowing at the yard", "M-TNK"),  # the only machine whose head is "tank"
+        ("탱크 넘침", "M-TNK"),
+        ("pump leaking", "M-PMP"),  # "pump" is a name of its own, not the dosing pump's head
+        ("sensor reading zero", None),  # two sensors: the head alone says neither
+    ],
+)
+def test_a_machine_named_by_its_shorthand_or_its_only_head(text: str, code: str | None) -> None:
+    assert CatalogParser(MACHINES).parse(text).code("equipment") == code
