@@ -65,7 +65,8 @@ def _headless(form: str, heads: frozenset[str], taken: set[str]) -> str | None:
     if len(words) < 2 or words[-1] not in heads:
         return None
     rest = " ".join(words[:-1])
-    if len(rest) < 4 or rest in taken or rest.isdigit():
+    short = len(rest) < 2 if is_hangul(rest) else len(rest) < 4
+    if short or rest in taken or rest.isdigit():
         return None
     return rest
 
@@ -88,7 +89,8 @@ def location_shorthand(
         forms: set[str] = set()
         for form in own | rest:
             forms |= _variants(form, abbreviations)
-        for form in list(rest):
+        # The plant's own name too: "Cooling tower area" is "cooling tower", "냉각탑 구역" "냉각탑".
+        for form in list(rest | own):
             headless = _headless(form, head_set, names)
             if headless:
                 forms |= _variants(headless, abbreviations)

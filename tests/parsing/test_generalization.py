@@ -361,3 +361,23 @@ MACHINES = [
 )
 def test_a_machine_named_by_its_shorthand_or_its_only_head(text: str, code: str | None) -> None:
     assert CatalogParser(MACHINES).parse(text).code("equipment") == code
+
+
+PLACES = [
+    CatalogEntry("location", "S30", "냉각탑 구역", "Cooling tower area"),
+    CatalogEntry("location", "S50", "보일러 하우스", "Boiler house"),
+    CatalogEntry("equipment", "M-BLR", "보일러", "Boiler"),
+    CatalogEntry("equipment", "M-FAN", "송풍기", "Fan"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("fan noisy at the cooling tower", "S30"),  # a plant's own place without its "area"
+        ("냉각탑 송풍기 소음", "S30"),
+        ("boiler tripped", None),  # "boiler" without its "house" is the machine
+    ],
+)
+def test_a_place_named_without_its_generic_head(text: str, code: str | None) -> None:
+    assert CatalogParser(PLACES).parse(text).code("location") == code
