@@ -336,8 +336,8 @@ def test_a_phrase_that_says_priority_outranks_an_urgency_word_after_it() -> None
     assert parser.parse("pump dripping, high").code("priority") == "2"
 
 
-# Invented machines, names only: the lexicon's abbreviations and the names' own heads.
-MACHINES = [
+# Invented machines and places, names only: the lexicon's abbreviations, the names' own heads.
+NAMES_ONLY = [
     CatalogEntry("equipment", "M-CMP", "압축기", "Compressor"),
     CatalogEntry("equipment", "M-TRF", "변압기", "Transformer"),
     CatalogEntry("equipment", "M-TNK", "저장 탱크", "Storage tank"),
@@ -345,39 +345,28 @@ MACHINES = [
     CatalogEntry("equipment", "M-PMP-D", "약품 펌프", "Dosing pump", parent="M-PMP"),
     CatalogEntry("equipment", "M-SNS-L", "레벨 센서", "Level sensor"),
     CatalogEntry("equipment", "M-SNS-T", "온도 센서", "Temperature sensor"),
-]
-
-
-@pytest.mark.parametrize(
-    ("text", "code"),
-    [
-        ("compr tripped again", "M-CMP"),  # a one-word name, shortened
-        ("xfmr humming loud", "M-TRF"),
-        ("tank overflowing at the yard", "M-TNK"),  # the only machine whose head is "tank"
-        ("탱크 넘침", "M-TNK"),
-        ("pump leaking", "M-PMP"),  # "pump" is a name of its own, not the dosing pump's head
-        ("sensor reading zero", None),  # two sensors: the head alone says neither
-    ],
-)
-def test_a_machine_named_by_its_shorthand_or_its_only_head(text: str, code: str | None) -> None:
-    assert CatalogParser(MACHINES).parse(text).code("equipment") == code
-
-
-PLACES = [
-    CatalogEntry("location", "S30", "냉각탑 구역", "Cooling tower area"),
-    CatalogEntry("location", "S50", "보일러 하우스", "Boiler house"),
     CatalogEntry("equipment", "M-BLR", "보일러", "Boiler"),
     CatalogEntry("equipment", "M-FAN", "송풍기", "Fan"),
+    CatalogEntry("location", "S30", "냉각탑 구역", "Cooling tower area"),
+    CatalogEntry("location", "S50", "보일러 하우스", "Boiler house"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("text", "code"),
+    ("text", "field", "code"),
     [
-        ("fan noisy at the cooling tower", "S30"),  # a plant's own place without its "area"
-        ("냉각탑 송풍기 소음", "S30"),
-        ("boiler tripped", None),  # "boiler" without its "house" is the machine
+        ("compr tripped again", "equipment", "M-CMP"),  # a one-word name, shortened
+        ("xfmr humming loud", "equipment", "M-TRF"),
+        ("tank overflowing at the yard", "equipment", "M-TNK"),  # the only machine headed "tank"
+        ("탱크 넘침", "equipment", "M-TNK"),
+        ("pump leaking", "equipment", "M-PMP"),  # a name of its own, not the dosing pump's head
+        ("sensor reading zero", "equipment", None),  # two sensors: the head alone says neither
+        ("fan noisy at the cooling tower", "location", "S30"),  # a place without its "area"
+        ("냉각탑 송풍기 소음", "location", "S30"),
+        ("boiler tripped", "location", None),  # "boiler" without its "house" is the machine
     ],
 )
-def test_a_place_named_without_its_generic_head(text: str, code: str | None) -> None:
-    assert CatalogParser(PLACES).parse(text).code("location") == code
+def test_a_name_read_in_shorthand_or_by_its_telling_part(
+    text: str, field: str, code: str | None
+) -> None:
+    assert CatalogParser(NAMES_ONLY).parse(text).code(field) == code
