@@ -71,6 +71,12 @@ def _headless(form: str, heads: frozenset[str], taken: set[str]) -> str | None:
     return rest
 
 
+def _ends_in_name(form: str, names: set[str]) -> bool:
+    """Whether the last word or words of a form are a name in the catalog on their own."""
+    words = form.split()
+    return any(" ".join(words[i:]) in names for i in range(1, len(words)))
+
+
 def location_shorthand(
     entries: Iterable[CatalogEntry],
     abbreviations: Mapping[str, tuple[str, ...]],
@@ -89,9 +95,13 @@ def location_shorthand(
         forms: set[str] = set()
         for form in own | rest:
             forms |= _variants(form, abbreviations)
-        # The plant's own name too: "Cooling tower area" is "cooling tower", "냉각탑 구역" "냉각탑".
+        # The place's own name too ("Cooling tower area" is "cooling tower", "냉각탑 구역"
+        # "냉각탑"), unless what is left ends in another name: "plant 8 compressor" is a machine
+        # of plant 8, not its compressor room.
         for form in list(rest | own):
             headless = _headless(form, head_set, names)
+            if headless and form in own and _ends_in_name(headless, names):
+                continue
             if headless:
                 forms |= _variants(headless, abbreviations)
         for form in sorted(forms - own):
