@@ -206,7 +206,7 @@ def prepare_data(data_dir: Path, env: dict[str, str], history: int = 0) -> None:
     if env.get("PMARK_DATABASE_URL") is None and not (data_dir / "pmark.db").exists():
         count = 0
     else:
-        count = notification_count(env)
+        count = repository_count(env, "notification_count")
     if count:
         return
     print(f"loading the demo catalog and history into {data_dir} …", flush=True)
@@ -215,14 +215,21 @@ def prepare_data(data_dir: Path, env: dict[str, str], history: int = 0) -> None:
         add_history(env, history)
 
 
-def notification_count(env: dict[str, str]) -> int:
-    """Notifications in the application database (0 when it cannot tell)."""
+def repository_count(env: dict[str, str], method: str, strict: bool = False) -> int:
+    """A count the application database's Repository gives (`notification_count`,
+    `feedback_count`), read in a child process with the server's settings; 0 when it cannot
+    tell, unless `strict`."""
     code = (
         "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
-        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).notification_count())"
+        f"s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).{method}())"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO)
+        [sys.executable, "-c", code],
+        env=env,
+        check=strict,
+        capture_output=True,
+        text=True,
+        cwd=str(REPO),
     )
     return int(out.stdout.split()[-1]) if out.returncode == 0 and out.stdout.split() else 0
 
@@ -239,22 +246,6 @@ def add_history(env: dict[str, str], n: int) -> None:
         "print(f'stored, indexed and ANN graph built in {time.perf_counter() - t:.0f} s')"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=str(REPO))
-
-
-def feedback_rows(data_dir: Path, env: dict[str, str]) -> int:
-    code = (
-        "from adapters.settings import Settings; from adapters.sql.repository import Repository;"
-        "s=Settings(); print(Repository.from_url(s.sqlalchemy_url()).feedback_count())"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        cwd=str(REPO),
-    )
-    return int(out.stdout.strip().splitlines()[-1])
 
 
 @dataclass
@@ -307,7 +298,7 @@ async def wait_all_workers(http: aiohttp.ClientSession, base: str, workers: int)
 async def serve_and_load(
     args: argparse.Namespace, env: dict[str, str], data_dir: Path, workers: int
 ) -> Run | None:
-    rows_before = feedback_rows(data_dir, env)
+    rows_before = repository_count(env, "feedback_count", strict=True)
     connector = Connector()
     stub = await connector.start()
     port = args.port or free_port()
@@ -360,7 +351,7 @@ async def serve_and_load(
             proc.kill()
         log.close()
         await stub.cleanup()
-    rows = feedback_rows(data_dir, env) - rows_before
+    rows = repository_count(env, "feedback_count", strict=True) - rows_before
     return Run(
         workers,
         results,
@@ -411,9 +402,10 @@ def ms(values: list[float], q: float) -> str:
 def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> None:
     backend = "PostgreSQL" if "PMARK_POSTGRES_URL" in env else "SQLite"
     app_db = "PostgreSQL" if "PMARK_DATABASE_URL" in env else "SQLite"
+    notifications = repository_count(env, "notification_count")
     print(
         f"\n{args.conversations} conversations x {args.turns} turns, checkpoints on {backend}, "
-        f"application database on {app_db}, {notification_count(env):,} notifications, no LLM, "
+        f"application database on {app_db}, {notifications:,} notifications, no LLM, "
         "client on the same machine"
     )
     print(
