@@ -100,9 +100,7 @@ def location_shorthand(
         # of plant 8, not its compressor room.
         for form in list(rest | own):
             headless = _headless(form, head_set, names)
-            if headless and form in own and _ends_in_name(headless, names):
-                continue
-            if headless:
+            if headless and not (form in own and _ends_in_name(headless, names)):
                 forms |= _variants(headless, abbreviations)
         for form in sorted(forms - own):
             yield entry, form
@@ -116,25 +114,26 @@ def equipment_shorthand(
     of several words when no other machine shares it ("Storage tank" -> "tank", "탱크")."""
     equipment = [e for e in entries if e.category == "equipment"]
     names = {normalize(f) for e in equipment for f in (e.name_en, e.name_ko, *e.synonyms)}
-    heads: dict[str, set[str]] = {}
-    for entry in equipment:
-        for raw in (entry.name_en, entry.name_ko):
-            words = normalize(raw).split()
-            if len(words) >= 2:
-                heads.setdefault(words[-1], set()).add(entry.code)
+    # The head noun of each name of several words, and the machines it heads.
+    heads_of = {
+        e.code: {w[-1] for raw in (e.name_en, e.name_ko) if len(w := normalize(raw).split()) > 1}
+        for e in equipment
+    }
+    headed: dict[str, set[str]] = {}
+    for code, heads in heads_of.items():
+        for head in heads:
+            headed.setdefault(head, set()).add(code)
     for entry in equipment:
         forms: set[str] = set()
         for raw in (entry.name_en, *entry.synonyms):
             form = normalize(raw)
             if form and not is_hangul(form):
                 forms |= _variants(form, abbreviations) - {form}
-        for raw in (entry.name_en, entry.name_ko):
-            words = normalize(raw).split()
+        for head in heads_of[entry.code]:
             # A head of one machine only, and no machine's name by itself: "tank" is the
             # storage tank where the catalog has no other tank, never a "Tank" of its own.
-            if len(words) >= 2 and heads[words[-1]] == {entry.code} and words[-1] not in names:
-                head = words[-1]
-                if len(head) >= 3 or (is_hangul(head) and len(head) >= 2):
-                    forms |= _variants(head, abbreviations)
+            long_enough = len(head) >= 3 or (is_hangul(head) and len(head) >= 2)
+            if headed[head] == {entry.code} and head not in names and long_enough:
+                forms |= _variants(head, abbreviations)
         for form in sorted(forms - names):
             yield entry, form
