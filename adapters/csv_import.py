@@ -20,6 +20,12 @@ from adapters.domain import (
 
 T = TypeVar("T")
 
+# A catalog's names feed phrase tables built per word pair of a name (shorthand, n-grams), so a
+# name has a bound: SAP's code texts stop at 40 characters, a plant's catalog at far less than this.
+MAX_CODE_CHARS = 64
+MAX_NAME_CHARS = 120
+MAX_SYNONYMS = 64
+
 
 class CsvFileError(ValueError):
     """The file as a whole cannot be read (encoding, missing columns)."""
@@ -107,11 +113,15 @@ def parse_catalog(path: Path) -> ParsedFile[CatalogEntry]:
         if not (rec["name_ko"] or rec["name_en"]):
             out.errors.append(RowError(line, "no name_ko or name_en"))
             continue
+        too_long = _too_long(rec)
+        if too_long:
+            out.errors.append(RowError(line, too_long))
+            continue
         if (category, rec["code"]) in seen:
             out.errors.append(RowError(line, f"duplicate code {category}/{rec['code']}"))
             continue
         seen.add((category, rec["code"]))
-        synonyms = tuple(s.strip() for s in rec["synonyms"].split("|") if s.strip())
+        synonyms = _synonyms(rec)
         out.rows.append(
             CatalogEntry(
                 category,
@@ -132,6 +142,27 @@ def parse_catalog(path: Path) -> ParsedFile[CatalogEntry]:
             kept.append(e)
     out.rows = kept
     return out
+
+
+def _synonyms(rec: dict[str, str]) -> tuple[str, ...]:
+    return tuple(s.strip() for s in rec["synonyms"].split("|") if s.strip())
+
+
+def _too_long(rec: dict[str, str]) -> str:
+    """Why a catalog row is over the bounds, or '' when it is within them."""
+    if len(rec["code"]) > MAX_CODE_CHARS:
+        return f"code longer than {MAX_CODE_CHARS} characters"
+    if len(rec["parent"]) > MAX_CODE_CHARS:
+        return f"parent longer than {MAX_CODE_CHARS} characters"
+    for column in ("name_ko", "name_en"):
+        if len(rec[column]) > MAX_NAME_CHARS:
+            return f"{column} longer than {MAX_NAME_CHARS} characters"
+    synonyms = _synonyms(rec)
+    if len(synonyms) > MAX_SYNONYMS:
+        return f"more than {MAX_SYNONYMS} synonyms"
+    if any(len(s) > MAX_NAME_CHARS for s in synonyms):
+        return f"a synonym longer than {MAX_NAME_CHARS} characters"
+    return ""
 
 
 def parse_datetime(value: str) -> datetime:

@@ -103,3 +103,26 @@ def test_header_only_file_adds_nothing(data: Path) -> None:
     out = _run(["notifications", "import", str(_header_only(data))], data)
     assert out.returncode == 0, out.stderr
     assert "0 added, 0 updated, 0 unchanged, 0 bad rows skipped" in out.stdout
+
+
+def test_catalog_rows_over_the_bounds_are_named_and_the_rest_kept(tmp_path: Path) -> None:
+    """A name of a thousand words would make the phrase tables quadratic: refused per row."""
+    path = tmp_path / "catalog.csv"
+    long_name = " ".join(["pump"] * 400)
+    path.write_text(
+        "category,code,name_ko,name_en,synonyms,parent\n"
+        "equipment,PMP,펌프,Pump,,\n"
+        f"equipment,LONG,,{long_name},,\n"
+        f"equipment,{'X' * 500},밸브,Valve,,\n"
+        f"equipment,SYN,팬,Fan,{'|'.join(f'fan{i}' for i in range(500))},\n",
+        encoding="utf-8",
+    )
+    out = _run(["catalog", "import", str(path)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "3 bad rows skipped" in out.stdout, out.stdout
+    assert "line 3: name_en longer than" in out.stderr
+    assert "line 4: code longer than" in out.stderr
+    assert "line 5: more than" in out.stderr and "synonyms" in out.stderr
+    parsed = _run(["parse", "pump leaking", "--json"], tmp_path)
+    assert parsed.returncode == 0, parsed.stderr
+    assert '"PMP"' in parsed.stdout, parsed.stdout
