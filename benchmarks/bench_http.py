@@ -265,6 +265,7 @@ class Run:
     # Every core's busy seconds during the load: with server and client taken out, what is left
     # is mostly PostgreSQL's backends, which share the same cores and budget.
     machine_cpu: float = 0.0
+    ready_s: float = 0.0  # from starting `pmark serve` to every worker answering /healthz
 
     @property
     def ok(self) -> bool:
@@ -304,6 +305,7 @@ async def serve_and_load(
     port = args.port or free_port()
     env = {**env, "PMARK_PORT": str(port)}
     log = open(data_dir / f"serve-{workers}.log", "w")  # noqa: SIM115
+    launched = time.perf_counter()
     proc = subprocess.Popen(
         [str(PMARK), "serve", "--workers", str(workers)],
         env=env,
@@ -320,6 +322,7 @@ async def serve_and_load(
             if not await wait_all_workers(http, base, workers):
                 print("pmark serve did not start; see", data_dir / f"serve-{workers}.log")
                 return None
+            ready = time.perf_counter() - launched
             await baseline(http, base, 10, 20)  # warm-up
             floor = await baseline(http, base, args.conversations, args.turns)
             processes = serving(proc.pid)
@@ -364,6 +367,7 @@ async def serve_and_load(
         client_cpu,
         rss / 2**20,
         machine_cpu,
+        ready,
     )
 
 
@@ -409,17 +413,17 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
         "client on the same machine"
     )
     print(
-        "| workers | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
+        "| workers | ready s | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
         "| floor: /healthz p50 / p95 ms | server / client / rest CPU ms per turn | RSS MB "
         "| lost | crossed | duplicates | errors | thumbs (stored) | cards closed |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in runs:
         r = run.results
         turns = len(r.answer)
         rest = max(0.0, run.machine_cpu - run.server_cpu - run.client_cpu)
         print(
-            f"| {run.workers} | {turns / run.elapsed:.1f} "
+            f"| {run.workers} | {run.ready_s:.0f} | {turns / run.elapsed:.1f} "
             f"| {ms(r.answer, 0.5)} / {ms(r.answer, 0.95)} / {ms(r.answer, 0.99)} "
             f"| {ms(r.ack, 0.5)} / {ms(r.ack, 0.95)} "
             f"| {ms(run.floor, 0.5)} / {ms(run.floor, 0.95)} "

@@ -141,7 +141,8 @@ class HistoryModel:
 
     Notifications are kept as feature sets; the field attribution (EM, `attribution.py`) is fitted
     lazily on first use, and notes added afterwards are absorbed with the fitted model (one
-    E-step each) until they are a fifth of what was fitted, when it is refitted.
+    E-step each) until they are a fifth of what was fitted, when it is refitted. A fitted model
+    is saved and read back by `history_store`.
     """
 
     def __init__(self, kiwi: Kiwi | None = None) -> None:
@@ -183,7 +184,8 @@ class HistoryModel:
             self._fitted = 0  # refit on next use
         return used
 
-    def _fit(self) -> None:
+    def fit(self) -> None:
+        """Fit the field attribution now (otherwise it is fitted on first use)."""
         tables = attribute(self._notes)
         for field, model in self.fields.items():
             model.set_counts(tables[field])
@@ -218,7 +220,7 @@ class HistoryModel:
     def mass(self, feature: str, field: str) -> float:
         """How much of the history's use of a word the attribution gave to a field."""
         if not self._fitted:
-            self._fit()
+            self.fit()
         return self.fields[field].feature_total.get(feature, 0.0)
 
     def recall(self, text: str, field: str) -> str | None:
@@ -233,7 +235,7 @@ class HistoryModel:
         if not self.examples:
             return {}
         if not self._fitted:
-            self._fit()
+            self.fit()
         toks = words(normalize(text), self.kiwi)
         feats = features_of([w for w, _, _ in toks])
         out: dict[str, Evidence] = {}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.sql.repository import NormalizationDecision
 from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.history import HistoryModel, examples_of
+from agent.parsing.history_store import Fingerprint, HistoryStore
 from agent.parsing.normalizer import VectorNormalizer
 from agent.parsing.parser import CatalogParser, ParseResult
 
@@ -36,18 +37,38 @@ def build_parser(ctx: PMark, vectors: bool = True) -> CatalogParser:
 
 
 def learn_history(ctx: PMark) -> HistoryModel:
-    """The plant's coded notifications and people's corrections, read from the database."""
-    history = HistoryModel(catalog_kiwi(ctx.catalog()))
-    for batch in ctx.repo.iter_notifications():
-        history.add(examples_of(batch))
+    """The plant's coded notifications and people's corrections, read from the database; a
+    snapshot of the same history fitted before (by another worker, or before a restart) is read
+    from the data dir instead of being learned again."""
+    catalog = ctx.catalog()
+    kiwi = catalog_kiwi(catalog)
     try:
         corrections = ctx.corrections.since(0)
     except Exception:  # a database not yet migrated to the corrections table
         log.exception("corrections unavailable; the parser learns from notifications only")
         corrections = []
-    for cid, c in corrections:
-        history.correct(c.text, c.category, c.new_code)
-        history.taught.add(cid)
+    store = HistoryStore(ctx.settings.data_dir / "history")
+    with store.locked():
+        # One read of the notifications to name what would be learned; a second only when
+        # nothing learned from exactly that is saved.
+        fingerprint = Fingerprint(catalog)
+        for batch in ctx.repo.iter_notifications():
+            fingerprint.examples(examples_of(batch))
+        for cid, c in corrections:
+            fingerprint.correction(cid, c.text, c.category, c.new_code)
+        key = fingerprint.hexdigest()
+        history = store.load(key, kiwi)
+        if history is not None:
+            log.info("history read from its snapshot (%d coded texts)", history.examples)
+            return history
+        history = HistoryModel(kiwi)
+        for batch in ctx.repo.iter_notifications():
+            history.add(examples_of(batch))
+        for cid, c in corrections:
+            history.correct(c.text, c.category, c.new_code)
+            history.taught.add(cid)
+        if history.examples:
+            store.save(key, history)
     return history
 
 
