@@ -262,6 +262,9 @@ class Run:
     server_cpu: float = 0.0  # CPU seconds of every serving process during the load
     client_cpu: float = 0.0  # CPU seconds of this client during the load
     rss_mb: float = 0.0  # the largest serving process's resident memory at the end
+    # Its proportional share: pages shared with the other workers (the index's mapped files,
+    # the libraries) counted once across them, so N workers' PSS add up to what they hold.
+    pss_mb: float = 0.0
     # Every core's busy seconds during the load: with server and client taken out, what is left
     # is mostly PostgreSQL's backends, which share the same cores and budget.
     machine_cpu: float = 0.0
@@ -341,7 +344,7 @@ async def serve_and_load(
             server_cpu = cpu_seconds(processes) - server_before
             client_cpu = time.process_time() - client_before
             machine_cpu = busy_seconds() - machine_before
-            rss = max((p.memory_info().rss for p in processes if p.is_running()), default=0)
+            rss, pss = largest_memory(processes)
             await asyncio.sleep(0.5)
             if args.metrics:  # the server's own view of the load (turn and node histograms)
                 async with http.get(f"{base}/metrics") as resp:
@@ -368,7 +371,21 @@ async def serve_and_load(
         rss / 2**20,
         machine_cpu,
         ready,
+        pss / 2**20,
     )
+
+
+def largest_memory(processes: list[psutil.Process]) -> tuple[int, int]:
+    """The largest RSS among the serving processes, and that process's PSS (0 if unreadable)."""
+    live = [p for p in processes if p.is_running()]
+    if not live:
+        return 0, 0
+    big = max(live, key=lambda p: p.memory_info().rss)
+    try:
+        full = big.memory_full_info()
+    except (psutil.Error, OSError):
+        return big.memory_info().rss, 0
+    return full.rss, getattr(full, "pss", 0)
 
 
 def serving(pid: int) -> list[psutil.Process]:
@@ -414,7 +431,7 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
     )
     print(
         "| workers | ready s | turns/s | answer p50 / p95 / p99 ms | HTTP ack p50 / p95 ms "
-        "| floor: /healthz p50 / p95 ms | server / client / rest CPU ms per turn | RSS MB "
+        "| floor: /healthz p50 / p95 ms | server / client / rest CPU ms per turn | RSS / PSS MB "
         "| lost | crossed | duplicates | errors | thumbs (stored) | cards closed |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -429,7 +446,7 @@ def report(args: argparse.Namespace, env: dict[str, str], runs: list[Run]) -> No
             f"| {ms(run.floor, 0.5)} / {ms(run.floor, 0.95)} "
             f"| {1000 * run.server_cpu / max(1, turns):.1f} / "
             f"{1000 * run.client_cpu / max(1, turns):.1f} / "
-            f"{1000 * rest / max(1, turns):.1f} | {run.rss_mb:.0f} "
+            f"{1000 * rest / max(1, turns):.1f} | {run.rss_mb:.0f} / {run.pss_mb:.0f} "
             f"| {r.lost} | {r.crossed} | {run.unexpected} | {r.errors} "
             f"| {len(r.thumbs)} ({run.rows}) | {run.closed} |"
         )
