@@ -366,12 +366,12 @@ async def serve_and_load(
         len(connector.unexpected),
         rows,
         connector.updates,
-        server_cpu,
-        client_cpu,
-        rss / 2**20,
-        machine_cpu,
-        ready,
-        pss / 2**20,
+        server_cpu=server_cpu,
+        client_cpu=client_cpu,
+        rss_mb=rss / 2**20,
+        pss_mb=pss / 2**20,
+        machine_cpu=machine_cpu,
+        ready_s=ready,
     )
 
 
