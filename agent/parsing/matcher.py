@@ -11,6 +11,7 @@ from rapidfuzz import fuzz, process
 
 from adapters.domain import CatalogEntry
 from agent.parsing.lemmas import KEEP_TAGS, lemmas_of, lemmatize, plain_kiwi
+from agent.parsing.stem_phrases import StemPhrases
 from agent.parsing.textnorm import (
     content_tokens,
     is_hangul,
@@ -205,6 +206,7 @@ class CatalogMatcher:
             self._forms.append(_Form(entry, form, _pattern(form), _key(form), "lexicon", 0.86))
             self._add_lemma_form(entry, form, "lexicon", 0.84)
         self._form_keys = _key_index(self._forms)
+        self._stem_phrases = StemPhrases((f.entry, f.text, f.method, f.score) for f in self._forms)
         self._lemma_keys = _key_index(self._lemma_forms)
         self._latin_keys = [form for form, _ in self._fuzzy_latin]
         self._ko_keys = [fj for _, fj, _ in self._fuzzy_ko]
@@ -236,6 +238,10 @@ class CatalogMatcher:
                 matches.append(
                     Match(form.entry, m.start(), m.end(), m.group(0), form.method, form.score)
                 )
+        exact = {(m.entry.code, m.entry.category, m.start, m.end) for m in matches}
+        for entry, start, end, method, score in self._stem_phrases.find(text):
+            if (entry.code, entry.category, start, end) not in exact:
+                matches.append(Match(entry, start, end, text[start:end], method, score))
         if is_hangul(text):
             matches.extend(self._lemma_matches(text))
         covered = _coverage(matches, len(text))
