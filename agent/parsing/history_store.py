@@ -48,7 +48,10 @@ class Fingerprint:
         self._hash = hashlib.sha256()
         self._feed("pmark-history", str(FORMAT), kiwipiepy.__version__)
         for module in _SOURCES:
-            self._hash.update(Path(str(module.__file__)).read_bytes())
+            try:
+                self._hash.update(Path(str(module.__file__)).read_bytes())
+            except OSError:  # no source beside the code (a frozen build): its version stands in
+                self._feed(module.__name__, _version())
         for e in catalog:
             self._feed(e.category, e.code, e.name_ko, e.name_en, e.parent or "", *e.synonyms)
 
@@ -69,6 +72,15 @@ class Fingerprint:
     def hexdigest(self) -> str:
         """The fingerprint as a file name part."""
         return self._hash.hexdigest()[:32]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pmark")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class HistoryStore:
