@@ -10,6 +10,7 @@ import pytest
 from adapters.settings import Settings
 from adapters.sql.corrections import FieldCorrection
 from agent.context import PMark
+from agent.parsing import service
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_store import HistoryStore
 from agent.parsing.service import learn_history
@@ -122,3 +123,31 @@ def test_workers_starting_together_learn_the_history_once(
     assert len(calls) == 1
     for text in TEXTS:
         assert learned[0].evidence(text) == learned[1].evidence(text) == fresh.evidence(text)
+
+
+def test_a_large_history_is_learned_by_a_child_and_read_back(
+    ctx: PMark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "CHILD_LEARNS_FROM", 10)  # 60 notifications count as large
+    calls = _learning_counted(monkeypatch)
+    learned = learn_history(ctx)
+    assert calls == [], "the serving process learned the history itself"
+    assert learned.examples == 60 and len(_snapshots(ctx)) == 1
+    for path in _snapshots(ctx):
+        path.unlink()
+    here = learn_history(ctx, child=False)
+    assert len(calls) == 1
+    for text in TEXTS:
+        assert learned.evidence(text) == here.evidence(text), text
+
+
+def test_a_failed_child_leaves_the_learning_to_the_process(
+    ctx: PMark, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(service, "CHILD_LEARNS_FROM", 10)
+    # A setting the child cannot read (the parent read its own before): it exits non-zero.
+    monkeypatch.setenv("PMARK_DB_POOL_SIZE", "not a number")
+    learned = learn_history(ctx)
+    assert "child process failed" in caplog.text
+    assert learned.examples == 60
+    assert "failure_mode" in learned.evidence("컨베이어 소음")
