@@ -71,6 +71,17 @@ def _headless(form: str, heads: frozenset[str], taken: set[str]) -> str | None:
     return rest
 
 
+def _acronym(form: str) -> str | None:
+    """'crude distillation unit' -> 'cdu': the initials of an English name of three words or
+    more (a name with a number or Hangul has none: "plant 1 building a" is no "p1ba"). Two
+    letters are too few: a form also matches with an English ending, and "Packing line" as "pl"
+    read the "pls" of "pls check" as the place (the unseen-plant benchmark)."""
+    words = form.split()
+    if len(words) < 3 or not all(w.isascii() and w.isalpha() for w in words):
+        return None
+    return "".join(w[0] for w in words)
+
+
 def _ends_in_name(form: str, names: set[str]) -> bool:
     """Whether the last word or words of a form are a name in the catalog on their own."""
     words = form.split()
@@ -102,6 +113,12 @@ def location_shorthand(
             headless = _headless(form, head_set, names)
             if headless and not (form in own and _ends_in_name(headless, names)):
                 forms |= _variants(headless, abbreviations)
+            # Its initials, with and without the head ("CDU" for Crude distillation unit, "WTP"
+            # for Wastewater treatment plant), unless they spell a name or a table's word.
+            for whole in (form, headless):
+                short = _acronym(whole) if whole else None
+                if short and short not in names and short not in abbreviations:
+                    forms.add(short)
         for form in sorted(forms - own):
             yield entry, form
 

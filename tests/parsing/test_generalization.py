@@ -349,6 +349,8 @@ NAMES_ONLY = [
     CatalogEntry("equipment", "M-FAN", "송풍기", "Fan"),
     CatalogEntry("location", "S30", "냉각탑 구역", "Cooling tower area"),
     CatalogEntry("location", "S50", "보일러 하우스", "Boiler house"),
+    CatalogEntry("location", "S10", "상압증류공정", "Crude distillation unit"),
+    CatalogEntry("location", "S70", "포장 라인", "Packing line"),
 ]
 
 
@@ -364,6 +366,9 @@ NAMES_ONLY = [
         ("fan noisy at the cooling tower", "location", "S30"),  # a place without its "area"
         ("냉각탑 송풍기 소음", "location", "S30"),
         ("boiler tripped", "location", None),  # "boiler" without its "house" is the machine
+        ("CDU feed pump leaking", "location", "S10"),  # initials of three words
+        ("CTA fan noisy", "location", "S30"),
+        ("pump leaking pls check", "location", None),  # two letters ("pl") would read "pls"
     ],
 )
 def test_a_name_read_in_shorthand_or_by_its_telling_part(
