@@ -56,6 +56,28 @@ def denied(norm: str, group: Sequence[Match]) -> bool:
     return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.match(norm[m.end : m.end + 8]))
 
 
+# "line will stop if it hits 80", "could trip", "before it fails", "멈출 수 있어서", "넘치기 전에",
+# "멈추면": a failure feared, not the one found. A few words may stand between the modal and the
+# failure ("will eventually seize"), never "be" ("might be leaking" is a suspicion: it is coded)
+# nor "not" ("will not start" is found).
+_FEARED_BEFORE = re.compile(
+    r"(?:^|[^a-z'])(?:will|would|could|might|may|can|gonna|going to|about to|risk of|before it"
+    r"|if it|or it|or else it)\s++(?:(?:get|also|eventually|soon|end up)\s++)?$"
+)
+_FEARED_AFTER = re.compile(
+    r"^\s?(?:[\uac00-\ud7a3]{1,3}\s)?(?:수\s?(?:도\s?)?있|기\s?전|으?면(?![\uac00-\ud7a3]))"
+)
+
+
+def feared(norm: str, group: Sequence[Match]) -> bool:
+    """A failure-mode match the text fears or supposes rather than reports."""
+    m = group[0]
+    if any(g.entry.category != "failure_mode" for g in group):
+        return False
+    before = norm[max(0, m.start - _WINDOW) : m.start]
+    return bool(_FEARED_BEFORE.search(before) or _FEARED_AFTER.match(norm[m.end : m.end + 12]))
+
+
 def named_failure(
     kept: Sequence[Match], norm: str, catch_all: Collection[tuple[str, str]]
 ) -> Match:
@@ -69,22 +91,23 @@ def named_failure(
 
 def diagnosed(kept: Sequence[Match], norm: str) -> Match | None:
     """The failure mode a technician concluded ("dP up, think its fouled", "봤더니 막혀있음",
-    "내부 누설 의심"), over the symptoms that led there. Linear in the text: `kept` are
+    "내부 누설 의심"), over the symptoms that led there; a suspicion stated ("막힌 듯") over what
+    a look found on the way ("두드려보니 꽉 찬 소리남"). Linear in the text: `kept` are
     non-overlapping spans, so ordered by start they are ordered by end too."""
     if not kept:
         return None
     spans = sorted(kept, key=lambda m: m.start)
     starts = [m.start for m in spans]
-    # The first cue with a failure named after it; the first such failure.
-    for cue in _CONCLUDES.finditer(norm):
-        i = bisect_left(starts, cue.end())
-        if i < len(spans):
-            return spans[i]
     for cue in _CONCLUDED.finditer(norm):
         # Right before the word, or ending with it (a phrase such as "막힘 의심"): the last span
         # starting before it, if it ends within 6 characters of it.
         i = bisect_left(starts, cue.start()) - 1
         if i >= 0 and cue.start() - spans[i].end <= 6:
+            return spans[i]
+    # The first cue with a failure named after it; the first such failure.
+    for cue in _CONCLUDES.finditer(norm):
+        i = bisect_left(starts, cue.end())
+        if i < len(spans):
             return spans[i]
     return None
 

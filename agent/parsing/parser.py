@@ -14,7 +14,14 @@ from adapters.text.tokenizer import catalog_kiwi
 from agent.parsing.compound import head_of
 from agent.parsing.history import HistoryModel
 from agent.parsing.history_merge import catalog_reliability, combine_history
-from agent.parsing.in_context import denied, named_failure, no_urgency, said, stated_priority
+from agent.parsing.in_context import (
+    denied,
+    feared,
+    named_failure,
+    no_urgency,
+    said,
+    stated_priority,
+)
 from agent.parsing.lexicon import catch_all_codes, extra_forms, tag_equipment
 from agent.parsing.matcher import CatalogMatcher, Match
 from agent.parsing.normalizer import VectorNormalizer
@@ -112,7 +119,7 @@ class CatalogParser:
         for group in _select_spans(self.matcher.find(norm)):
             if no_urgency(norm, group):
                 levels.append(group[0])
-            elif denied(norm, group):
+            elif denied(norm, group) or feared(norm, group):
                 ruled_out.append(group[0])
             else:
                 selected.append(group)

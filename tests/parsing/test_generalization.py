@@ -248,6 +248,12 @@ RULED_OUT = [
         # A negation of something else leaves the failure alone.
         ("not urgent, pump dripping", "X-LEK"),
         ("pump not running and dripping", "X-LEK"),
+        # A failure feared is not the one found.
+        ("base will crack if it keeps vibrating like this", "X-VIB"),
+        ("균열 생길 수 있어서 빨리, 펌프 진동 심함", "X-VIB"),
+        ("could crack the base, compressor vibrating", "X-VIB"),
+        # A suspicion is: "might be leaking" is coded.
+        ("pump might be dripping, casing cracked", "X-LEK"),
     ],
 )
 def test_a_failure_the_text_rules_out_is_not_its_failure_mode(text: str, code: str) -> None:
@@ -278,6 +284,8 @@ MODES = [
         ("솔밸브 코일 단선", "X-BRD"),
         # The failure concluded, in everyday Korean hedges.
         ("펌프 이상한 소리남. 흡입 쪽 막힌 듯", "X-PLU"),
+        # A suspicion stated outranks what a look found on the way to it.
+        ("펌프 두드려보니 꽉 찬 소리남. 막힌 듯", "X-PLU"),
         ("펌프 소리남", "X-NOI"),
         # Pressing a button and nothing happening says no more than the word after it.
         ("압축기 stop 버튼 눌러도 안 멈춤", "X-STP"),

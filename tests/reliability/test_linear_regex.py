@@ -102,6 +102,13 @@ SUBJECTS = [
     ),
     Subject("in_context.denied_after", _all(in_context._DENIED_AFTER), "은 없", (" ", "은 ")),
     Subject(
+        "in_context.feared_before",
+        _all(in_context._FEARED_BEFORE),
+        "will get ",
+        ("will", "will ", " ", "will get "),
+    ),
+    Subject("in_context.feared_after", _all(in_context._FEARED_AFTER), "생길 수 있", (" ", "생 ")),
+    Subject(
         "readings.failure",
         _READINGS.failure,
         "온도 1.5 평소→",
