@@ -47,13 +47,23 @@ _DENIED_AFTER = re.compile(r"^\s?(?:은|는|이|가|도)?\s?(?:없|아니|아님
 _WINDOW = 32
 
 
-def denied(norm: str, group: Sequence[Match]) -> bool:
-    """A failure-mode match the text rules out ("not leaking", "누유 없음")."""
+def _said_around(
+    norm: str, group: Sequence[Match], before: re.Pattern[str], after: re.Pattern[str], span: int
+) -> bool:
+    """Whether a failure-mode match has `before` in the words just before it or `after` in
+    the `span` characters just after it."""
     m = group[0]
     if any(g.entry.category != "failure_mode" for g in group):
         return False
-    before = norm[max(0, m.start - _WINDOW) : m.start]
-    return bool(_DENIED_BEFORE.search(before) or _DENIED_AFTER.match(norm[m.end : m.end + 8]))
+    return bool(
+        before.search(norm[max(0, m.start - _WINDOW) : m.start])
+        or after.match(norm[m.end : m.end + span])
+    )
+
+
+def denied(norm: str, group: Sequence[Match]) -> bool:
+    """A failure-mode match the text rules out ("not leaking", "누유 없음")."""
+    return _said_around(norm, group, _DENIED_BEFORE, _DENIED_AFTER, 8)
 
 
 # "line will stop if it hits 80", "could trip", "before it fails", "멈출 수 있어서", "넘치기 전에",
@@ -70,12 +80,8 @@ _FEARED_AFTER = re.compile(
 
 
 def feared(norm: str, group: Sequence[Match]) -> bool:
-    """A failure-mode match the text fears or supposes rather than reports."""
-    m = group[0]
-    if any(g.entry.category != "failure_mode" for g in group):
-        return False
-    before = norm[max(0, m.start - _WINDOW) : m.start]
-    return bool(_FEARED_BEFORE.search(before) or _FEARED_AFTER.match(norm[m.end : m.end + 12]))
+    """A failure-mode match the text fears rather than reports ("could trip")."""
+    return _said_around(norm, group, _FEARED_BEFORE, _FEARED_AFTER, 12)
 
 
 def named_failure(
