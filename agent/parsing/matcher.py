@@ -238,10 +238,12 @@ class CatalogMatcher:
                 matches.append(
                     Match(form.entry, m.start(), m.end(), m.group(0), form.method, form.score)
                 )
-        exact = {(m.entry.code, m.entry.category, m.start, m.end) for m in matches}
-        for entry, start, end, method, score in self._stem_phrases.find(text):
-            if (entry.code, entry.category, start, end) not in exact:
-                matches.append(Match(entry, start, end, text[start:end], method, score))
+        stemmed = self._stem_phrases.find(text)
+        if stemmed:
+            exact = {(m.entry.code, m.entry.category, m.start, m.end) for m in matches}
+            for entry, start, end, method, score in stemmed:
+                if (entry.code, entry.category, start, end) not in exact:
+                    matches.append(Match(entry, start, end, text[start:end], method, score))
         if is_hangul(text):
             matches.extend(self._lemma_matches(text))
         covered = _coverage(matches, len(text))
