@@ -111,10 +111,13 @@ def location_shorthand(
         # of plant 8, not its compressor room.
         for form in list(rest | own):
             headless = _headless(form, head_set, names)
-            if headless and not (form in own and _ends_in_name(headless, names)):
+            if headless and form in own and _ends_in_name(headless, names):
+                headless = None
+            if headless:
                 forms |= _variants(headless, abbreviations)
             # Its initials, with and without the head ("CDU" for Crude distillation unit, "WTP"
-            # for Wastewater treatment plant), unless they spell a name or a table's word.
+            # for Wastewater treatment plant), unless they spell a name or a table's word; not
+            # of a head-less form refused above ("boiler feed pump" of a pump room is a machine).
             for whole in (form, headless):
                 short = _acronym(whole) if whole else None
                 if short and short not in names and short not in abbreviations:

@@ -359,6 +359,7 @@ NAMES_ONLY = [
     CatalogEntry("location", "S50", "보일러 하우스", "Boiler house"),
     CatalogEntry("location", "S10", "상압증류공정", "Crude distillation unit"),
     CatalogEntry("location", "S70", "포장 라인", "Packing line"),
+    CatalogEntry("location", "S90", "급수 펌프실", "Main feed pump room"),
 ]
 
 
@@ -377,6 +378,9 @@ NAMES_ONLY = [
         ("CDU feed pump leaking", "location", "S10"),  # initials of three words
         ("CTA fan noisy", "location", "S30"),
         ("pump leaking pls check", "location", None),  # two letters ("pl") would read "pls"
+        ("main feed pump room flooded", "location", "S90"),
+        # "main feed pump" names a pump, so its initials name no place either.
+        ("mfp tripped", "location", None),
     ],
 )
 def test_a_name_read_in_shorthand_or_by_its_telling_part(
