@@ -31,6 +31,7 @@ from adapters.domain import CatalogEntry
 from adapters.logging_redact import SecretRedactor
 from agent.parsing.matcher import _pattern
 from agent.parsing.readings import Readings
+from agent.parsing.stem_phrases import StemPhrases
 from bot.slack import _MENTION, _text
 
 SIZES = (1_024, 16_384, 262_144, 1_048_576)
@@ -69,6 +70,11 @@ _READINGS = Readings(
         CatalogEntry("failure_mode", "O", "과열", "Overheating"),
         CatalogEntry("failure_mode", "L", "출력 저하", "Low output"),
     ]
+)
+
+_STEMS = StemPhrases(
+    (CatalogEntry("failure_mode", "F", "", "Lifts early"), form, "exact", 0.9)
+    for form in ("lifts early", "fail to close", "a b c d e")
 )
 
 SUBJECTS = [
@@ -115,6 +121,7 @@ SUBJECTS = [
         ("온도 ", "temp 1", "진공 -1에서 ", "temp 9 normal "),
     ),
     Subject("in_context.label", _all(in_context._LABEL), "priority 우선순위", ("prio",)),
+    Subject("stem_phrases.find", _STEMS.find, "a lifting-", ("a ", "lifting ", "a b c d ")),
     Subject(
         "in_context.state_before", _all(in_context._STATE_BEFORE), "was as ", ("was", " ", "as ")
     ),
